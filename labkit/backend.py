@@ -1,0 +1,80 @@
+"""TensorFlow and Keras, imported once and quietly, and the kit's one seeding call.
+
+TensorFlow prints start-up notices (oneDNN, CUDA probing) from C++ straight to file descriptor
+2, before its own log settings apply, so ``TF_CPP_MIN_LOG_LEVEL`` alone cannot hide them. In
+Jupyter they land in every notebook's first cell as red stderr, and nbval then compares them.
+:func:`_import_quietly` mutes descriptor 2 only while TensorFlow starts, so later warnings and
+errors still reach the student.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sys
+from collections.abc import Iterator
+
+__all__ = ["keras", "runtime_summary", "seed_everything", "tf"]
+
+
+@contextlib.contextmanager
+def _stderr_muted() -> Iterator[None]:
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    devnull_fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull_fd, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved_fd, 2)
+        os.close(saved_fd)
+        os.close(devnull_fd)
+
+
+def _import_quietly() -> tuple:
+    # A user's own setting wins; "2" keeps warnings about real problems visible.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _stderr_muted():
+        import keras
+        import tensorflow
+
+        # Device discovery prints the CUDA probe's result; do it now, while muted.
+        tensorflow.config.list_physical_devices()
+    return tensorflow, keras
+
+
+tf, keras = _import_quietly()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras, and make TensorFlow's ops deterministic.
+
+    Call it once, at the top of a notebook, before building models or drawing random numbers.
+    Afterwards the same seed gives the same weights, batches, samples and losses on the same
+    machine (different hardware or library versions may still differ in the last digits).
+
+    Args:
+        seed: A non-negative integer.
+
+    Raises:
+        ValueError: ``seed`` is not a non-negative integer.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer. Received: seed={seed!r}.")
+    random.seed(seed)
+    keras.utils.set_random_seed(seed)  # also seeds Python's and NumPy's global generators
+    tf.config.experimental.enable_op_determinism()
+
+
+def runtime_summary() -> dict[str, str]:
+    """Versions and devices, for the setup cell of each notebook and ``labkit check``."""
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "python": sys.version.split()[0],
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras backend": keras.backend.backend(),
+        "devices": ", ".join(device.name for device in gpus)
+        or f"CPU only ({len(os.sched_getaffinity(0))} cores)",
+    }
