@@ -21,6 +21,24 @@ from labkit.data import (
     load_mnist,
     train_validation_split,
 )
+from labkit.evaluation import (
+    active_units,
+    decode,
+    encode,
+    evaluate_autoencoder,
+    evaluate_vae,
+    iwae_negative_log_likelihood,
+    reconstruct,
+    reconstruction_errors,
+)
+from labkit.models import (
+    VAE,
+    Autoencoder,
+    Sampling,
+    build_autoencoder,
+    build_vae,
+    kl_divergence,
+)
 
 __version__ = "0.1.0"
 
@@ -30,11 +48,25 @@ __all__ = [
     "MNIST_FILES",
     "NUM_CLASSES",
     "NUM_PIXELS",
+    "VAE",
+    "Autoencoder",
     "LabSettings",
     "MnistDataError",
     "MnistFileNotFoundError",
+    "Sampling",
+    "active_units",
+    "build_autoencoder",
+    "build_vae",
+    "decode",
+    "encode",
+    "evaluate_autoencoder",
+    "evaluate_vae",
+    "iwae_negative_log_likelihood",
+    "kl_divergence",
     "load_mnist",
     "load_settings",
+    "reconstruct",
+    "reconstruction_errors",
     "runtime_summary",
     "seed_everything",
     "train_validation_split",

@@ -28,3 +28,42 @@ def mnist_dir() -> Path:
             "(train-images-idx3-ubyte.gz, ...) to run the data tests"
         )
     return folder
+
+
+@pytest.fixture(scope="session")
+def mnist_subset(mnist_dir):
+    """6,000 training images split 5,000/1,000 into train and validation, and 2,000 test images."""
+    import labkit
+
+    (x_train, y_train), _ = labkit.load_mnist(mnist_dir, limit=6_000)
+    (_, _), (x_test, y_test) = labkit.load_mnist(mnist_dir, limit=2_000)
+    (x_train, y_train), (x_val, y_val) = labkit.train_validation_split(
+        x_train, y_train, validation_size=1_000, seed=0
+    )
+    return {
+        "x_train": x_train,
+        "y_train": y_train,
+        "x_val": x_val,
+        "y_val": y_val,
+        "x_test": x_test,
+        "y_test": y_test,
+    }
+
+
+@pytest.fixture(scope="session")
+def trained_vae(mnist_subset):
+    """The default 2-D VAE after 4 epochs (316 steps of 64 images) on the subset."""
+    import labkit
+    from labkit.backend import keras
+
+    labkit.seed_everything(0)
+    vae = labkit.build_vae()
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3))
+    history = vae.fit(
+        mnist_subset["x_train"],
+        epochs=4,
+        batch_size=64,
+        validation_data=(mnist_subset["x_val"],),
+        verbose=0,
+    )
+    return vae, history.history

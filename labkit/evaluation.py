@@ -1,0 +1,231 @@
+"""Measuring the trained models on held-out images, on the same footing for both.
+
+Introduced in notebook 03 (test ELBO, IWAE) and used for the comparison in notebook 04. All
+losses are in nats per image (natural-log units, summed over the 784 pixels), and the functions
+return plain Python floats and NumPy arrays, ready for tables and plots.
+
+A note on units: the pixels are grey values in [0, 1], not binarized, and the Bernoulli
+(cross-entropy) term treats them as probabilities, as the Keras VAE example does. Numbers are
+therefore comparable between the models of this kit, but not with papers that report on
+binarized MNIST (around 80 to 90 nats).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from labkit.config import BATCH_SIZE
+from labkit.models import VAE, EncoderDecoderModel
+
+__all__ = [
+    "active_units",
+    "decode",
+    "encode",
+    "evaluate_autoencoder",
+    "evaluate_vae",
+    "iwae_negative_log_likelihood",
+    "reconstruct",
+    "reconstruction_errors",
+]
+
+# Keras clips probabilities to [1e-7, 1 - 1e-7] in binary_crossentropy; we do the same so that
+# our numbers agree with the training loss.
+_PROBABILITY_EPSILON = 1e-7
+_LOG_2PI = math.log(2.0 * math.pi)
+DEFAULT_IMPORTANCE_SAMPLES = 100
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): Cov_x(E_q[z_j]) above this counts as active
+EVALUATION_SEED = 0
+
+
+def _check_images(model: EncoderDecoderModel, images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images, dtype=np.float32)
+    input_dim = int(model.encoder.inputs[0].shape[-1])
+    if images.ndim != 2 or images.shape[1] != input_dim:
+        raise ValueError(
+            f"images must have shape (n, {input_dim}) (flattened, as load_mnist returns by "
+            f"default). Received: shape {images.shape}."
+        )
+    if len(images) == 0:
+        raise ValueError("images is empty: pass at least one image.")
+    return images
+
+
+def encode(model: EncoderDecoderModel, images: np.ndarray, batch_size: int = BATCH_SIZE):
+    """Latent codes of ``images``: the code of an autoencoder, ``z_mean`` of a VAE.
+
+    Args:
+        model: A model from :func:`labkit.build_autoencoder` or :func:`labkit.build_vae`.
+        images: Shape ``(n, 784)``, values in [0, 1].
+
+    Returns:
+        ``float32`` array of shape ``(n, latent_dim)``.
+    """
+    images = _check_images(model, images)
+    outputs = model.encoder.predict(images, batch_size=batch_size, verbose=0)
+    return np.asarray(outputs[0] if isinstance(model, VAE) else outputs)
+
+
+def decode(model: EncoderDecoderModel, latents: np.ndarray, batch_size: int = BATCH_SIZE):
+    """Decode latent points into images.
+
+    Args:
+        model: An autoencoder or a VAE.
+        latents: Shape ``(n, latent_dim)``.
+
+    Returns:
+        ``float32`` array of shape ``(n, 784)``, pixel values in [0, 1].
+
+    Raises:
+        ValueError: ``latents`` does not have shape ``(n, model.latent_dim)``.
+    """
+    latents = np.asarray(latents, dtype=np.float32)
+    if latents.ndim != 2 or latents.shape[1] != model.latent_dim:
+        raise ValueError(
+            f"latents must have shape (n, {model.latent_dim}) for this model. "
+            f"Received: shape {latents.shape}."
+        )
+    return np.asarray(model.decoder.predict(latents, batch_size=batch_size, verbose=0))
+
+
+def reconstruct(model: EncoderDecoderModel, images: np.ndarray, batch_size: int = BATCH_SIZE):
+    """``decode(encode(images))``: a VAE reconstructs from ``z_mean``, without sampling noise."""
+    return decode(model, encode(model, images, batch_size), batch_size)
+
+
+def reconstruction_errors(images: np.ndarray, reconstructions: np.ndarray) -> dict[str, float]:
+    """Two measures of how far reconstructions are from the originals, averaged over images.
+
+    Returns:
+        ``reconstruction_mse``: mean squared error per pixel (what the autoencoder minimises);
+        ``reconstruction_bce``: binary cross-entropy summed over pixels, in nats per image (the
+        VAE's reconstruction term).
+    """
+    images = np.asarray(images, dtype=np.float64)
+    probabilities = np.clip(
+        np.asarray(reconstructions, dtype=np.float64),
+        _PROBABILITY_EPSILON,
+        1 - _PROBABILITY_EPSILON,
+    )
+    if images.shape != probabilities.shape:
+        raise ValueError(
+            f"images and reconstructions must have the same shape. Received: {images.shape} and "
+            f"{probabilities.shape}."
+        )
+    cross_entropy = -(images * np.log(probabilities) + (1 - images) * np.log1p(-probabilities))
+    return {
+        "reconstruction_mse": float(np.mean((images - probabilities) ** 2)),
+        "reconstruction_bce": float(np.mean(np.sum(cross_entropy, axis=1))),
+    }
+
+
+def _log_normal(values: np.ndarray, mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
+    """log N(values; mean, exp(log_var)) of diagonal Gaussians, summed over the last axis."""
+    return -0.5 * np.sum(_LOG_2PI + log_var + (values - mean) ** 2 / np.exp(log_var), axis=-1)
+
+
+def iwae_negative_log_likelihood(
+    vae: VAE,
+    images: np.ndarray,
+    num_samples: int = DEFAULT_IMPORTANCE_SAMPLES,
+    *,
+    batch_size: int = 100,
+    seed: int = EVALUATION_SEED,
+) -> float:
+    """Importance-weighted estimate of -log p(x), in nats per image (Burda et al., 2016).
+
+    For each image, draws ``num_samples`` latents z_i from q(z|x) and computes
+    ``-log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)``. With one sample this is the negative ELBO
+    (one-sample estimate); the bound tightens (the number falls) as ``num_samples`` grows.
+
+    Args:
+        vae: A trained VAE.
+        images: Shape ``(n, 784)``, values in [0, 1].
+        num_samples: Importance samples k per image.
+        batch_size: Images per decoder call (each call decodes ``batch_size * k`` latents).
+        seed: Seed of the noise, so the estimate is reproducible.
+
+    Returns:
+        The mean over images, in nats.
+    """
+    images = _check_images(vae, images)
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer. Received: {num_samples!r}.")
+    rng = np.random.default_rng(seed)
+    z_mean, z_log_var, _ = vae.encoder.predict(images, batch_size=BATCH_SIZE, verbose=0)
+    z_mean, z_log_var = np.asarray(z_mean, np.float64), np.asarray(z_log_var, np.float64)
+    total = 0.0
+    for start in range(0, len(images), batch_size):
+        batch = slice(start, start + batch_size)
+        mean, log_var = z_mean[batch], z_log_var[batch]  # (b, latent)
+        epsilon = rng.standard_normal((num_samples, *mean.shape))  # (k, b, latent)
+        z = mean + np.exp(0.5 * log_var) * epsilon
+        probabilities = vae.decoder.predict(
+            z.reshape(-1, mean.shape[1]).astype(np.float32), batch_size=4096, verbose=0
+        ).astype(np.float64)
+        probabilities = np.clip(probabilities, _PROBABILITY_EPSILON, 1 - _PROBABILITY_EPSILON)
+        probabilities = probabilities.reshape(num_samples, len(mean), -1)
+        pixels = images[batch].astype(np.float64)
+        log_likelihood = np.sum(
+            pixels * np.log(probabilities) + (1 - pixels) * np.log1p(-probabilities), axis=-1
+        )
+        log_weights = (
+            log_likelihood
+            + _log_normal(z, np.zeros_like(z), np.zeros_like(z))
+            - _log_normal(z, mean, log_var)
+        )  # (k, b)
+        largest = log_weights.max(axis=0)
+        log_mean_weight = largest + np.log(np.mean(np.exp(log_weights - largest), axis=0))
+        total += float(np.sum(log_mean_weight))
+    return -total / len(images)
+
+
+def active_units(vae: VAE, images: np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+    """How many latent dimensions the VAE uses (Burda et al., 2016).
+
+    A dimension j is active when the variance of ``z_mean_j`` across images exceeds
+    ``threshold``: an inactive one carries no information about x (its posterior equals the
+    prior, and its KL is near 0).
+    """
+    return int(np.sum(np.var(encode(vae, images), axis=0) > threshold))
+
+
+def evaluate_vae(
+    vae: VAE,
+    images: np.ndarray,
+    *,
+    num_importance_samples: int = DEFAULT_IMPORTANCE_SAMPLES,
+    batch_size: int = BATCH_SIZE,
+) -> dict[str, float | int]:
+    """Test-set measures of a VAE, in nats per image unless the name says otherwise.
+
+    Returns:
+        A dict with ``negative_elbo`` (= ``reconstruction_loss`` + ``kl_loss``, with beta=1
+        whatever beta the model was trained with), ``reconstruction_loss``, ``kl_loss``,
+        ``bits_per_dim`` (negative ELBO / (784 ln 2)), ``iwae_nll`` (importance-weighted
+        -log p(x) with ``num_importance_samples`` samples, at most the negative ELBO up to
+        sampling noise), ``active_units``, and the reconstruction errors of
+        :func:`reconstruction_errors` (decoding ``z_mean``).
+    """
+    images = _check_images(vae, images)
+    losses = vae.evaluate(images, batch_size=batch_size, verbose=0, return_dict=True)
+    negative_elbo = float(losses["reconstruction_loss"] + losses["kl_loss"])
+    return {
+        "negative_elbo": negative_elbo,
+        "reconstruction_loss": float(losses["reconstruction_loss"]),
+        "kl_loss": float(losses["kl_loss"]),
+        "bits_per_dim": negative_elbo / (images.shape[1] * math.log(2.0)),
+        "iwae_nll": iwae_negative_log_likelihood(vae, images, num_importance_samples),
+        "iwae_samples": num_importance_samples,
+        "active_units": active_units(vae, images),
+        **reconstruction_errors(images, reconstruct(vae, images, batch_size)),
+    }
+
+
+def evaluate_autoencoder(
+    autoencoder: EncoderDecoderModel, images: np.ndarray, *, batch_size: int = BATCH_SIZE
+) -> dict[str, float]:
+    """Test-set reconstruction errors of an autoencoder (see :func:`reconstruction_errors`)."""
+    images = _check_images(autoencoder, images)
+    return reconstruction_errors(images, reconstruct(autoencoder, images, batch_size))

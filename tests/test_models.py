@@ -1,0 +1,197 @@
+"""labkit.models: parameter counts, the KL and sampling maths, training, saving."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import labkit
+from labkit.backend import keras
+
+
+def _trainable_count(model) -> int:
+    return int(sum(np.prod(weight.shape) for weight in model.trainable_weights))
+
+
+def test_vae_parameter_counts_match_the_lab():
+    vae = labkit.build_vae()
+    assert _trainable_count(vae.encoder) == 403_972  # 784*512+512 + 2 * (512*2+2)
+    assert _trainable_count(vae.decoder) == 403_728  # 2*512+512 + 512*784+784
+    assert vae.encoder.layers[0].count_params() == 0  # the input layer adds none
+    assert vae.latent_dim == 2
+
+
+def test_autoencoder_parameter_counts_and_shapes():
+    autoencoder = labkit.build_autoencoder()
+    # 784-128-64-32: (784*128+128) + (128*64+64) + (64*32+32)
+    assert _trainable_count(autoencoder.encoder) == 110_816
+    # 32-64-128-784: (32*64+64) + (64*128+128) + (128*784+784)
+    assert _trainable_count(autoencoder.decoder) == 111_568
+    assert autoencoder.latent_dim == 32
+    assert labkit.build_autoencoder(latent_dim=2).encoder.output_shape == (None, 2)
+
+
+def test_sizes_are_parameters():
+    vae = labkit.build_vae(latent_dim=20, hidden_dims=(256, 128))
+    assert vae.encoder.output_shape[0] == (None, 20)
+    assert [layer.units for layer in vae.decoder.layers[1:]] == [128, 256, 784]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"latent_dim": 0}, "latent_dim must be a positive integer"),
+        ({"latent_dim": 2.0}, "latent_dim must be a positive integer"),
+        ({"hidden_dims": (512, -1)}, "hidden_dims must be a sequence of positive integers"),
+        ({"beta": -0.5}, "beta must be a non-negative number"),
+    ],
+)
+def test_bad_arguments_are_rejected(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        labkit.build_vae(**arguments)
+
+
+def test_kl_known_answers():
+    kl = keras.ops.convert_to_numpy(
+        labkit.kl_divergence(np.array([[0.0], [2.0], [0.0]]), np.array([[0.0], [0.0], [1.0]]))
+    )
+    # N(0,1)||N(0,1) = 0; N(2,1)||N(0,1) = 2^2/2 = 2; N(0,e)||N(0,1) = (e - 1 - 1)/2.
+    np.testing.assert_allclose(kl, [0.0, 2.0, (np.e - 2.0) / 2.0], rtol=1e-6)
+
+
+def test_kl_matches_a_monte_carlo_estimate():
+    rng = np.random.default_rng(0)
+    z_mean = rng.normal(size=(4, 3))
+    z_log_var = rng.normal(scale=0.5, size=(4, 3))
+    num_draws = 200_000
+    std = np.exp(0.5 * z_log_var)
+    z = z_mean + std * rng.standard_normal((num_draws, 4, 3))
+    log_q = -0.5 * (np.log(2 * np.pi) + z_log_var + ((z - z_mean) / std) ** 2)
+    log_p = -0.5 * (np.log(2 * np.pi) + z**2)
+    monte_carlo = np.mean(np.sum(log_q - log_p, axis=-1), axis=0)
+    closed_form = keras.ops.convert_to_numpy(labkit.kl_divergence(z_mean, z_log_var))
+    np.testing.assert_allclose(closed_form, monte_carlo, atol=0.03)
+    assert (closed_form > 0).all()
+
+
+def test_sampling_has_the_posterior_mean_and_variance():
+    labkit.seed_everything(0)
+    sampling = labkit.Sampling()
+    num_draws = 100_000
+    z_mean = np.tile(np.array([[1.5, -2.0]], np.float32), (num_draws, 1))
+    z_log_var = np.tile(np.array([[1.0, -1.0]], np.float32), (num_draws, 1))
+    z = keras.ops.convert_to_numpy(sampling([z_mean, z_log_var], training=True))
+    np.testing.assert_allclose(z.mean(axis=0), [1.5, -2.0], atol=0.02)
+    # Variance exp(log_var): e and 1/e. The lab's exp(log_var) * eps would give e**2 and e**-2.
+    np.testing.assert_allclose(z.var(axis=0), [np.e, np.exp(-1.0)], rtol=0.03)
+
+
+def test_sampling_is_fresh_in_training_and_fixed_in_evaluation():
+    labkit.seed_everything(0)
+    sampling = labkit.Sampling()
+    inputs = [np.zeros((5, 2), np.float32), np.zeros((5, 2), np.float32)]
+    first, second = (keras.ops.convert_to_numpy(sampling(inputs, training=True)) for _ in "ab")
+    assert not np.array_equal(first, second)
+    first, second = (keras.ops.convert_to_numpy(sampling(inputs, training=False)) for _ in "ab")
+    np.testing.assert_array_equal(first, second)
+
+
+def test_training_lowers_the_loss_and_reports_real_validation_numbers(trained_vae, mnist_subset):
+    vae, history = trained_vae
+    for name in ("loss", "reconstruction_loss", "kl_loss"):
+        assert len(history[name]) == 4 and len(history[f"val_{name}"]) == 4
+        assert all(value > 0 for value in history[f"val_{name}"]), name
+    assert history["loss"][-1] < history["loss"][0] - 20  # nats per image
+    assert history["val_loss"][-1] < history["val_loss"][0]
+    np.testing.assert_allclose(
+        history["val_loss"],
+        np.add(history["val_reconstruction_loss"], history["val_kl_loss"]),
+        rtol=1e-5,
+    )
+    evaluated = vae.evaluate(mnist_subset["x_val"], batch_size=64, verbose=0, return_dict=True)
+    for name in ("loss", "reconstruction_loss", "kl_loss"):
+        assert evaluated[name] == pytest.approx(history[f"val_{name}"][-1], rel=1e-5), name
+
+
+def test_beta_weights_the_kl_term(mnist_subset):
+    images = mnist_subset["x_val"][:256]
+    labkit.seed_everything(0)
+    vae = labkit.build_vae(beta=4.0)
+    vae.compile(optimizer="adam")
+    losses = vae.evaluate(images, batch_size=256, verbose=0, return_dict=True)
+    expected = losses["reconstruction_loss"] + 4.0 * losses["kl_loss"]
+    assert losses["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def _one_epoch_history(images: np.ndarray, seed: int) -> dict:
+    labkit.seed_everything(seed)
+    vae = labkit.build_vae()
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3))
+    return vae.fit(images, epochs=1, batch_size=128, verbose=0).history
+
+
+def test_same_seed_same_loss_after_an_epoch(mnist_subset):
+    images = mnist_subset["x_train"][:2_000]
+    first = _one_epoch_history(images, seed=5)
+    again = _one_epoch_history(images, seed=5)
+    other = _one_epoch_history(images, seed=6)
+    assert first == again
+    assert first["loss"] != other["loss"]
+
+
+def test_autoencoder_training_lowers_the_mse(mnist_subset):
+    labkit.seed_everything(0)
+    autoencoder = labkit.build_autoencoder()
+    autoencoder.compile(optimizer="adam", loss="mse")
+    images = mnist_subset["x_train"]
+    history = autoencoder.fit(images, images, epochs=3, batch_size=64, verbose=0).history
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+
+
+LOAD_AND_PREDICT = """
+import json, sys
+import numpy as np
+import labkit
+from labkit.backend import keras
+model = keras.saving.load_model(sys.argv[1])
+images = np.load(sys.argv[2])
+print(json.dumps({
+    "class": type(model).__name__,
+    "outputs": model.predict(images, verbose=0).tolist(),
+    "latents": labkit.encode(model, images).tolist(),
+    "beta": getattr(model, "beta", None),
+}))
+"""
+
+
+@pytest.mark.parametrize("kind", ["vae", "autoencoder"])
+def test_save_and_load_in_a_fresh_process(kind, tmp_path, mnist_subset):
+    labkit.seed_everything(0)
+    model = labkit.build_vae(beta=0.5) if kind == "vae" else labkit.build_autoencoder()
+    model.compile(optimizer="adam", **({} if kind == "vae" else {"loss": "mse"}))
+    images = mnist_subset["x_val"][:8]
+    model.fit(
+        mnist_subset["x_train"][:512],
+        *([] if kind == "vae" else [mnist_subset["x_train"][:512]]),
+        epochs=1,
+        verbose=0,
+    )
+    path = tmp_path / f"{kind}.keras"
+    model.save(path)
+    np.save(tmp_path / "images.npy", images)
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_PREDICT, str(path), str(tmp_path / "images.npy")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["class"] == type(model).__name__
+    np.testing.assert_allclose(loaded["outputs"], model.predict(images, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(loaded["latents"], labkit.encode(model, images), atol=1e-6)
+    if kind == "vae":
+        assert loaded["beta"] == 0.5
