@@ -27,9 +27,11 @@ from labkit.evaluation import (
     encode,
     evaluate_autoencoder,
     evaluate_vae,
+    interpolate,
     iwae_negative_log_likelihood,
     reconstruct,
     reconstruction_errors,
+    sample_images,
 )
 from labkit.models import (
     VAE,
@@ -39,6 +41,16 @@ from labkit.models import (
     build_vae,
     kl_divergence,
 )
+from labkit.plots import (
+    fit_projection,
+    manifold_grid,
+    plot_history,
+    plot_image_rows,
+    plot_latent_space,
+    plot_manifold,
+    use_lab_style,
+)
+from labkit.widgets import InterpolationExplorer, LatentExplorer
 
 __version__ = "0.1.0"
 
@@ -50,7 +62,9 @@ __all__ = [
     "NUM_PIXELS",
     "VAE",
     "Autoencoder",
+    "InterpolationExplorer",
     "LabSettings",
+    "LatentExplorer",
     "MnistDataError",
     "MnistFileNotFoundError",
     "Sampling",
@@ -61,13 +75,22 @@ __all__ = [
     "encode",
     "evaluate_autoencoder",
     "evaluate_vae",
+    "fit_projection",
+    "interpolate",
     "iwae_negative_log_likelihood",
     "kl_divergence",
     "load_mnist",
     "load_settings",
+    "manifold_grid",
+    "plot_history",
+    "plot_image_rows",
+    "plot_latent_space",
+    "plot_manifold",
     "reconstruct",
     "reconstruction_errors",
     "runtime_summary",
+    "sample_images",
     "seed_everything",
     "train_validation_split",
+    "use_lab_style",
 ]

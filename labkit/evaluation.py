@@ -25,9 +25,11 @@ __all__ = [
     "encode",
     "evaluate_autoencoder",
     "evaluate_vae",
+    "interpolate",
     "iwae_negative_log_likelihood",
     "reconstruct",
     "reconstruction_errors",
+    "sample_images",
 ]
 
 # Keras clips probabilities to [1e-7, 1 - 1e-7] in binary_crossentropy; we do the same so that
@@ -52,6 +54,21 @@ def _check_images(model: EncoderDecoderModel, images: np.ndarray) -> np.ndarray:
     return images
 
 
+def _batched_call(submodel, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Run a sub-model on ``inputs`` in batches; returns one array per model output.
+
+    Direct calls rather than ``predict``: no progress bar, no tf.function retracing for each
+    new model or batch shape, and a few milliseconds for a single image (widgets need that).
+    """
+    chunks = [
+        submodel(inputs[start : start + batch_size], training=False)
+        for start in range(0, len(inputs), batch_size)
+    ]
+    if isinstance(chunks[0], list | tuple):
+        return [np.concatenate([np.asarray(c[i]) for c in chunks]) for i in range(len(chunks[0]))]
+    return [np.concatenate([np.asarray(chunk) for chunk in chunks])]
+
+
 def encode(model: EncoderDecoderModel, images: np.ndarray, batch_size: int = BATCH_SIZE):
     """Latent codes of ``images``: the code of an autoencoder, ``z_mean`` of a VAE.
 
@@ -63,8 +80,7 @@ def encode(model: EncoderDecoderModel, images: np.ndarray, batch_size: int = BAT
         ``float32`` array of shape ``(n, latent_dim)``.
     """
     images = _check_images(model, images)
-    outputs = model.encoder.predict(images, batch_size=batch_size, verbose=0)
-    return np.asarray(outputs[0] if isinstance(model, VAE) else outputs)
+    return _batched_call(model.encoder, images, batch_size)[0]  # a VAE's first output: z_mean
 
 
 def decode(model: EncoderDecoderModel, latents: np.ndarray, batch_size: int = BATCH_SIZE):
@@ -86,7 +102,9 @@ def decode(model: EncoderDecoderModel, latents: np.ndarray, batch_size: int = BA
             f"latents must have shape (n, {model.latent_dim}) for this model. "
             f"Received: shape {latents.shape}."
         )
-    return np.asarray(model.decoder.predict(latents, batch_size=batch_size, verbose=0))
+    if len(latents) == 0:
+        return np.zeros((0, int(model.decoder.outputs[0].shape[-1])), dtype=np.float32)
+    return _batched_call(model.decoder, latents, batch_size)[0]
 
 
 def reconstruct(model: EncoderDecoderModel, images: np.ndarray, batch_size: int = BATCH_SIZE):
@@ -153,7 +171,7 @@ def iwae_negative_log_likelihood(
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer. Received: {num_samples!r}.")
     rng = np.random.default_rng(seed)
-    z_mean, z_log_var, _ = vae.encoder.predict(images, batch_size=BATCH_SIZE, verbose=0)
+    z_mean, z_log_var, _ = _batched_call(vae.encoder, images, BATCH_SIZE)
     z_mean, z_log_var = np.asarray(z_mean, np.float64), np.asarray(z_log_var, np.float64)
     total = 0.0
     for start in range(0, len(images), batch_size):
@@ -161,9 +179,8 @@ def iwae_negative_log_likelihood(
         mean, log_var = z_mean[batch], z_log_var[batch]  # (b, latent)
         epsilon = rng.standard_normal((num_samples, *mean.shape))  # (k, b, latent)
         z = mean + np.exp(0.5 * log_var) * epsilon
-        probabilities = vae.decoder.predict(
-            z.reshape(-1, mean.shape[1]).astype(np.float32), batch_size=4096, verbose=0
-        ).astype(np.float64)
+        probabilities = decode(vae, z.reshape(-1, mean.shape[1]), batch_size=4096)
+        probabilities = probabilities.astype(np.float64)
         probabilities = np.clip(probabilities, _PROBABILITY_EPSILON, 1 - _PROBABILITY_EPSILON)
         probabilities = probabilities.reshape(num_samples, len(mean), -1)
         pixels = images[batch].astype(np.float64)
@@ -229,3 +246,57 @@ def evaluate_autoencoder(
     """Test-set reconstruction errors of an autoencoder (see :func:`reconstruction_errors`)."""
     images = _check_images(autoencoder, images)
     return reconstruction_errors(images, reconstruct(autoencoder, images, batch_size))
+
+
+def sample_images(
+    model: EncoderDecoderModel,
+    num_images: int,
+    *,
+    seed: int,
+    fitted_latents: np.ndarray | None = None,
+) -> np.ndarray:
+    """Generate new digits by decoding random latent points.
+
+    A VAE is sampled from its prior N(0, I). An autoencoder has no prior, so pass the codes of
+    its training images as ``fitted_latents``: points are then drawn from a Gaussian with their
+    mean and covariance, which gives it the fairest chance.
+
+    Args:
+        model: An autoencoder or a VAE.
+        num_images: How many images to generate.
+        seed: Seed of the draws.
+        fitted_latents: Optional codes ``(n, latent_dim)`` to fit the Gaussian to.
+
+    Returns:
+        ``float32`` array of shape ``(num_images, 784)``, values in [0, 1].
+    """
+    rng = np.random.default_rng(seed)
+    if fitted_latents is None:
+        latents = rng.standard_normal((num_images, model.latent_dim))
+    else:
+        fitted_latents = np.asarray(fitted_latents, dtype=np.float64)
+        if fitted_latents.ndim != 2 or fitted_latents.shape[1] != model.latent_dim:
+            raise ValueError(
+                f"fitted_latents must have shape (n, {model.latent_dim}). "
+                f"Received: shape {fitted_latents.shape}."
+            )
+        mean = fitted_latents.mean(axis=0)
+        covariance = np.atleast_2d(np.cov(fitted_latents, rowvar=False))
+        latents = rng.multivariate_normal(mean, covariance, size=num_images)
+    return decode(model, latents)
+
+
+def interpolate(
+    model: EncoderDecoderModel, start_image: np.ndarray, end_image: np.ndarray, num_steps: int
+) -> np.ndarray:
+    """Decode evenly spaced points on the straight line between two images' latent codes.
+
+    Returns:
+        ``float32`` array of shape ``(num_steps, 784)``: the first row decodes the start image's
+        code, the last row the end image's.
+    """
+    if num_steps < 2:
+        raise ValueError(f"num_steps must be at least 2. Received: num_steps={num_steps}.")
+    codes = encode(model, np.stack([np.ravel(start_image), np.ravel(end_image)]))
+    weights = np.linspace(0.0, 1.0, num_steps)[:, None]
+    return decode(model, (1 - weights) * codes[0] + weights * codes[1])

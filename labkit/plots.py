@@ -1,0 +1,316 @@
+"""The lab's figures, in one style: loss curves, image rows, the latent space, the manifold.
+
+Every helper returns its :class:`matplotlib.figure.Figure` and never calls ``plt.show()``, so a
+notebook shows it by ending the cell with the figure, and a test can inspect it. Call
+:func:`use_lab_style` once in a notebook's setup cell for the shared look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from labkit.config import IMAGE_SHAPE, NUM_CLASSES
+from labkit.evaluation import decode
+from labkit.models import EncoderDecoderModel
+
+__all__ = [
+    "LAB_STYLE",
+    "Projection",
+    "draw_latent_scatter",
+    "fit_projection",
+    "manifold_grid",
+    "plot_history",
+    "plot_image_rows",
+    "plot_latent_space",
+    "plot_manifold",
+    "use_lab_style",
+]
+
+LAB_STYLE = {
+    "figure.figsize": (8.0, 4.0),
+    "figure.dpi": 80,  # small enough for a laptop screen and a notebook under 3 MB
+    "savefig.dpi": 80,
+    "image.cmap": "gray",
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "figure.constrained_layout.use": True,
+}
+DIGIT_COLORMAP = "tab10"
+HISTORY_METRICS = {
+    "loss": "total loss",
+    "reconstruction_loss": "reconstruction",
+    "kl_loss": "KL divergence",
+}
+IMAGE_ROW_HEIGHT = 1.0  # inches per row of digits
+
+
+def use_lab_style() -> None:
+    """Apply the kit's matplotlib style (figure sizes, grey digits, grids) to later figures."""
+    mpl.rcParams.update(LAB_STYLE)
+
+
+def plot_history(
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    *,
+    units: str = "nats per image",
+    title: str = "Training history",
+) -> Figure:
+    """Loss per epoch, one panel per loss: total, reconstruction and KL, as the model logged them.
+
+    Training curves are solid, validation (``val_*``) dashed; several models overlay in one
+    colour each. An autoencoder's history (its ``loss`` only) gets a single panel.
+
+    Args:
+        histories: ``{model name: keras History.history}``, for example
+            ``{"VAE": history.history}``.
+        units: The loss's unit, for the y axis (``"MSE per pixel"`` for the autoencoder).
+        title: The figure's title.
+
+    Raises:
+        ValueError: No history, or none with a ``loss`` curve.
+    """
+    if not histories or not all("loss" in history for history in histories.values()):
+        raise ValueError(
+            "histories must map each model's name to a Keras History.history dict with a 'loss' "
+            f"list. Received keys: {[sorted(h) for h in histories.values()]}."
+        )
+    metrics = [
+        name for name in HISTORY_METRICS if any(name in history for history in histories.values())
+    ]
+    figure, axes = plt.subplots(1, len(metrics), figsize=(4.0 * len(metrics), 3.2), squeeze=False)
+    for axis, metric in zip(axes[0], metrics, strict=True):
+        for index, (model_name, history) in enumerate(histories.items()):
+            color = f"C{index}"
+            for key, style, split in ((metric, "-", "train"), (f"val_{metric}", "--", "val")):
+                if key in history:
+                    epochs = np.arange(1, len(history[key]) + 1)
+                    axis.plot(
+                        epochs,
+                        history[key],
+                        style,
+                        color=color,
+                        marker="o",
+                        markersize=3,
+                        label=f"{model_name} ({split})",
+                    )
+        axis.set(title=HISTORY_METRICS[metric], xlabel="epoch", ylabel=units)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+        axis.legend()
+    figure.suptitle(title)
+    return figure
+
+
+def _as_images(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim == 2 and images.shape[1] == IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
+        return images.reshape(-1, *IMAGE_SHAPE)
+    if images.ndim == 3 and images.shape[1:] == IMAGE_SHAPE:
+        return images
+    raise ValueError(
+        f"images must have shape (n, 784) or (n, 28, 28). Received: shape {images.shape}."
+    )
+
+
+def plot_image_rows(
+    rows: Mapping[str, np.ndarray],
+    *,
+    title: str,
+    column_titles: Sequence[str] | None = None,
+) -> Figure:
+    """Rows of digits with a label on each row: originals above reconstructions, samples, ...
+
+    Args:
+        rows: ``{row label: images}``, images of shape ``(n, 784)`` or ``(n, 28, 28)`` with
+            values in [0, 1]; every row has the same n.
+        title: The figure's title.
+        column_titles: Optional titles above the columns of the first row.
+
+    Raises:
+        ValueError: No rows, images of the wrong shape, or rows of different lengths.
+    """
+    if not rows:
+        raise ValueError("rows is empty: pass at least one row of images.")
+    images_by_row = {label: _as_images(images) for label, images in rows.items()}
+    lengths = {label: len(images) for label, images in images_by_row.items()}
+    num_columns = next(iter(lengths.values()))
+    if set(lengths.values()) != {num_columns} or num_columns == 0:
+        raise ValueError(
+            f"every row needs the same, non-zero number of images. Received: {lengths}."
+        )
+    figure, axes = plt.subplots(
+        len(rows),
+        num_columns,
+        squeeze=False,
+        figsize=(max(0.8 * num_columns, 4.0), IMAGE_ROW_HEIGHT * len(rows) + 0.5),
+    )
+    for row_axes, (label, images) in zip(axes, images_by_row.items(), strict=True):
+        for column, (axis, image) in enumerate(zip(row_axes, images, strict=True)):
+            axis.imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            axis.grid(False)
+            if column == 0:
+                axis.set_ylabel(label, rotation=0, ha="right", va="center")
+    for axis, column_title in zip(axes[0], column_titles or [], strict=False):
+        axis.set_title(column_title, fontsize=8)
+    figure.suptitle(title)
+    return figure
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A map from latent codes to 2-D plot coordinates (see :func:`fit_projection`)."""
+
+    mean: np.ndarray  # (d,)
+    components: np.ndarray  # (2, d), orthonormal rows
+    axis_labels: tuple[str, str]
+
+    def __call__(self, latents: np.ndarray) -> np.ndarray:
+        """Coordinates ``(n, 2)`` of codes ``(n, d)``."""
+        return (np.asarray(latents, dtype=np.float64) - self.mean) @ self.components.T
+
+
+def fit_projection(latents: np.ndarray) -> Projection:
+    """How to draw latent codes in 2-D.
+
+    2-D codes are drawn as they are (the identity). Larger ones are projected onto their first
+    two principal components (PCA by singular value decomposition of the centred codes, NumPy
+    only): the plane along which the codes vary most. The axis labels say which.
+
+    Raises:
+        ValueError: ``latents`` is not of shape ``(n, d)`` with n >= 2 and d >= 2.
+    """
+    latents = np.asarray(latents, dtype=np.float64)
+    if latents.ndim != 2 or latents.shape[1] < 2 or latents.shape[0] < 2:
+        raise ValueError(
+            f"latents must have shape (n, d) with n >= 2 and d >= 2. Received: {latents.shape}."
+        )
+    dims = latents.shape[1]
+    if dims == 2:
+        return Projection(np.zeros(2), np.eye(2), ("z[0]", "z[1]"))
+    mean = latents.mean(axis=0)
+    _, singular_values, components = np.linalg.svd(latents - mean, full_matrices=False)
+    explained = singular_values**2 / np.sum(singular_values**2)
+    labels = (f"PC 1 ({explained[0]:.0%} of variance)", f"PC 2 ({explained[1]:.0%} of variance)")
+    return Projection(mean, components[:2], labels)
+
+
+def draw_latent_scatter(axis, latents: np.ndarray, labels: np.ndarray, projection: Projection):
+    """Draw codes on ``axis`` as points coloured by digit; returns the scatter (for a colorbar)."""
+    points = projection(latents)
+    if len(points) != len(labels):
+        raise ValueError(
+            f"latents and labels must have the same length. Received: {len(points)} codes and "
+            f"{len(labels)} labels."
+        )
+    axis.set(xlabel=projection.axis_labels[0], ylabel=projection.axis_labels[1])
+    return axis.scatter(
+        points[:, 0],
+        points[:, 1],
+        c=labels,
+        cmap=DIGIT_COLORMAP,
+        vmin=-0.5,
+        vmax=NUM_CLASSES - 0.5,
+        s=3,
+        alpha=0.7,
+    )
+
+
+def plot_latent_space(
+    latents: Mapping[str, np.ndarray] | np.ndarray,
+    labels: np.ndarray,
+    *,
+    title: str = "Latent space of the test images",
+) -> Figure:
+    """Scatter of latent codes (a VAE's ``z_mean``), coloured by digit, one panel per model.
+
+    Args:
+        latents: ``(n, d)`` codes, or ``{model name: codes}`` for side-by-side panels. Codes
+            larger than 2-D are drawn in their first two principal components
+            (:func:`fit_projection`).
+        labels: The digits, shape ``(n,)``.
+        title: The figure's title.
+    """
+    panels = latents if isinstance(latents, Mapping) else {"": latents}
+    labels = np.asarray(labels)
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.0), squeeze=False)
+    for axis, (name, codes) in zip(axes[0], panels.items(), strict=True):
+        scatter = draw_latent_scatter(axis, codes, labels, fit_projection(codes))
+        axis.set_title(name)
+    colorbar = figure.colorbar(scatter, ax=axes[0].tolist(), ticks=range(NUM_CLASSES))
+    colorbar.set_label("digit")
+    figure.suptitle(title)
+    return figure
+
+
+def manifold_grid(grid_size: int, quantile_range: tuple[float, float] = (0.05, 0.95)):
+    """Latent coordinates of a manifold grid: evenly spaced quantiles of N(0, 1).
+
+    Points are placed by the inverse normal CDF, so each cell covers the same prior
+    probability: the grid is dense near 0, where most codes lie, and sparse in the tails.
+
+    Returns:
+        Increasing ``float32`` array of shape ``(grid_size,)``.
+    """
+    low, high = quantile_range
+    if not 0 < low < high < 1:
+        raise ValueError(
+            f"quantile_range must satisfy 0 < low < high < 1. Received: {quantile_range}."
+        )
+    normal = NormalDist()
+    quantiles = np.linspace(low, high, grid_size)
+    return np.array([normal.inv_cdf(float(q)) for q in quantiles], dtype=np.float32)
+
+
+def plot_manifold(
+    model: EncoderDecoderModel,
+    *,
+    grid_size: int = 20,
+    quantile_range: tuple[float, float] = (0.05, 0.95),
+    title: str = "Digits decoded across the 2-D latent space",
+) -> Figure:
+    """Decode a ``grid_size`` x ``grid_size`` grid of 2-D latent points into one picture.
+
+    The whole grid is decoded in one batch. Column j shows z[0] = grid[j] (left to right,
+    increasing); row i shows z[1] = grid[grid_size - 1 - i] (increasing upwards), so the picture
+    is laid out like the latent scatter. The axes give the grid's extent in latent units.
+
+    Raises:
+        ValueError: The model's latent space is not 2-D.
+    """
+    if model.latent_dim != 2:
+        raise ValueError(
+            f"plot_manifold needs a 2-D latent space; this model's is {model.latent_dim}-D. "
+            "Use plot_latent_space for a projection, or build the model with latent_dim=2."
+        )
+    grid = manifold_grid(grid_size, quantile_range)
+    z0, z1 = np.meshgrid(grid, grid[::-1])  # row 0 holds the largest z[1]
+    images = decode(model, np.stack([z0.ravel(), z1.ravel()], axis=1)).reshape(
+        grid_size, grid_size, *IMAGE_SHAPE
+    )
+    canvas = images.transpose(0, 2, 1, 3).reshape(grid_size * IMAGE_SHAPE[0], -1)
+    figure, axis = plt.subplots(figsize=(6.0, 6.0))
+    axis.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0)
+    axis.grid(False)
+    # The grid is not evenly spaced in z, so label cell centres with their z values.
+    ticks = np.unique(np.linspace(0, grid_size - 1, min(grid_size, 5)).round().astype(int))
+    centres = ticks * IMAGE_SHAPE[0] + (IMAGE_SHAPE[0] - 1) / 2
+    axis.set_xticks(centres, [f"{grid[j]:.2f}" for j in ticks])
+    axis.set_yticks(centres, [f"{grid[::-1][i]:.2f}" for i in ticks])
+    axis.set(
+        title=f"{title}\n(grid: the {quantile_range[0]:.0%} to {quantile_range[1]:.0%} quantiles "
+        f"of N(0, 1), z from {grid[0]:.2f} to {grid[-1]:.2f})",
+        xlabel="z[0]",
+        ylabel="z[1]",
+    )
+    return figure

@@ -1,0 +1,278 @@
+"""Interactive widgets for notebook 05: move through the latent space and watch the digit change.
+
+Both widgets are ipywidgets boxes (JupyterLab 4, ipywidgets 8). Their pictures are PNG bytes in
+``ipywidgets.Image`` views, redrawn by the Python callback: decoding one point calls the decoder
+directly (no ``predict`` overhead), and the position marker is drawn with Pillow onto a scatter
+rendered once, so an update takes a few milliseconds.
+
+A saved notebook keeps a picture of each widget twice: in the widget state that JupyterLab and
+nbclient store, and as an ``image/png`` snapshot beside the widget view, which front-ends without
+a kernel or a widget manager (GitHub, nbconvert, nbviewer) show instead.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from PIL import Image, ImageDraw
+
+from labkit.config import IMAGE_SHAPE
+from labkit.evaluation import encode
+from labkit.models import EncoderDecoderModel
+from labkit.plots import draw_latent_scatter, fit_projection
+
+__all__ = ["InterpolationExplorer", "LatentExplorer"]
+
+DIGIT_DISPLAY_PIXELS = 168  # 28 x 6: large enough to see strokes, nearest-neighbour scaled
+SLIDER_LIMIT = 3.0  # latent units: +-3 standard deviations of the VAE's N(0, 1) prior
+SLIDER_STEP = 0.05
+MARKER_RADIUS = 6  # pixels
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _digit_pixels(image: np.ndarray) -> np.ndarray:
+    """A decoded image (784 values in [0, 1]) as an enlarged uint8 RGB picture."""
+    grey = (np.clip(np.asarray(image).reshape(IMAGE_SHAPE), 0.0, 1.0) * 255).astype(np.uint8)
+    scale = DIGIT_DISPLAY_PIXELS // IMAGE_SHAPE[0]
+    grey = np.kron(grey, np.ones((scale, scale), dtype=np.uint8))
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def _decode_one(model: EncoderDecoderModel, point: np.ndarray) -> np.ndarray:
+    latent = np.asarray(point, dtype=np.float32)[None, :]
+    return np.asarray(model.decoder(latent, training=False))[0]
+
+
+def _side_by_side(pictures: list[np.ndarray]) -> np.ndarray:
+    height = max(picture.shape[0] for picture in pictures)
+    padded = [
+        np.pad(p, ((0, height - p.shape[0]), (0, 8), (0, 0)), constant_values=255) for p in pictures
+    ]
+    return np.concatenate(padded, axis=1)
+
+
+class _SnapshotBox(widgets.VBox):
+    """A VBox that also offers a PNG snapshot of itself, for front-ends without widgets."""
+
+    def snapshot(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["image/png"] = _png(self.snapshot())
+        return bundle
+
+
+class LatentExplorer(_SnapshotBox):
+    """One slider per latent dimension; shows the decoded digit and where the point lies.
+
+    Args:
+        model: A trained VAE (or autoencoder) from :mod:`labkit.models`.
+        images: Test images ``(n, 784)`` whose codes are drawn as the background scatter.
+        labels: Their digits ``(n,)``, for the scatter's colours.
+        slider_limit: Each slider spans ``[-slider_limit, slider_limit]`` latent units.
+
+    Example:
+        >>> explorer = LatentExplorer(vae, x_test[:2000], y_test[:2000])
+        >>> explorer  # in a notebook cell
+        >>> explorer.set_point([0.5, -1.0])  # or move the sliders
+    """
+
+    def __init__(
+        self,
+        model: EncoderDecoderModel,
+        images: np.ndarray,
+        labels: np.ndarray,
+        *,
+        slider_limit: float = SLIDER_LIMIT,
+    ) -> None:
+        self.model = model
+        self.slider_limit = float(slider_limit)
+        latents = encode(model, images)
+        self.projection = fit_projection(latents)
+        self._scatter_pixels, self._to_pixels = self._render_scatter(latents, np.asarray(labels))
+        self.sliders = [
+            widgets.FloatSlider(
+                value=0.0,
+                min=-self.slider_limit,
+                max=self.slider_limit,
+                step=SLIDER_STEP,
+                description=f"z[{dimension}]",
+                continuous_update=True,
+            )
+            for dimension in range(model.latent_dim)
+        ]
+        self.digit_view = widgets.Image(format="png")
+        self.position_view = widgets.Image(format="png")
+        self._holding = False
+        for slider in self.sliders:
+            slider.observe(self._on_slider, names="value")
+        super().__init__([widgets.HBox([self.digit_view, self.position_view]), *self.sliders])
+        self.update()
+
+    def _render_scatter(self, latents: np.ndarray, labels: np.ndarray):
+        figure = plt.Figure(figsize=(3.4, 3.0), dpi=80, layout="constrained")
+        FigureCanvasAgg(figure)
+        axis = figure.add_subplot()
+        draw_latent_scatter(axis, latents, labels, self.projection)
+        axis.set_title("position over the test codes", fontsize=9)
+        figure.canvas.draw()
+        pixels = np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()
+        height = pixels.shape[0]
+        transform = axis.transData.transform
+
+        def to_pixels(point_2d: np.ndarray) -> tuple[float, float]:
+            x, y = transform(point_2d)
+            return float(x), float(height - y)
+
+        return pixels, to_pixels
+
+    @property
+    def point(self) -> np.ndarray:
+        """The current latent point, shape ``(latent_dim,)``."""
+        return np.array([slider.value for slider in self.sliders], dtype=np.float32)
+
+    def set_point(self, point) -> None:
+        """Move the sliders to ``point`` and redraw once.
+
+        Raises:
+            ValueError: ``point`` does not have ``latent_dim`` values, or one lies outside the
+                sliders' range.
+        """
+        point = np.asarray(point, dtype=np.float64)
+        if point.shape != (self.model.latent_dim,):
+            raise ValueError(
+                f"point must have {self.model.latent_dim} values, one per latent dimension. "
+                f"Received: shape {point.shape}."
+            )
+        if np.any(np.abs(point) > self.slider_limit):
+            raise ValueError(
+                f"every coordinate must lie in [-{self.slider_limit}, {self.slider_limit}] "
+                f"(the sliders' range; pass slider_limit= to widen it). Received: {point.tolist()}."
+            )
+        self._holding = True
+        try:
+            for slider, value in zip(self.sliders, point, strict=True):
+                slider.value = float(value)
+        finally:
+            self._holding = False
+        self.update()
+
+    def _on_slider(self, change: dict) -> None:
+        if not self._holding:
+            self.update()
+
+    def _position_pixels(self) -> np.ndarray:
+        picture = Image.fromarray(self._scatter_pixels)
+        x, y = self._to_pixels(self.projection(self.point[None, :])[0])
+        ImageDraw.Draw(picture).ellipse(
+            (x - MARKER_RADIUS, y - MARKER_RADIUS, x + MARKER_RADIUS, y + MARKER_RADIUS),
+            fill=(220, 20, 20),
+            outline=(0, 0, 0),
+            width=2,
+        )
+        return np.asarray(picture)
+
+    def update(self) -> None:
+        """Decode the current point and redraw both pictures."""
+        self.digit_view.value = _png(_digit_pixels(_decode_one(self.model, self.point)))
+        self.position_view.value = _png(self._position_pixels())
+
+    def snapshot(self) -> np.ndarray:
+        return _side_by_side(
+            [_digit_pixels(_decode_one(self.model, self.point)), self._position_pixels()]
+        )
+
+
+class InterpolationExplorer(_SnapshotBox):
+    """Pick two test digits by index and slide between them; one decoding per model, side by side.
+
+    Args:
+        models: ``{name: model}``, for example ``{"autoencoder": ae, "VAE": vae}``.
+        images: The images to pick from, ``(n, 784)``.
+        start_index, end_index: The two digits shown first.
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, EncoderDecoderModel],
+        images: np.ndarray,
+        *,
+        start_index: int = 0,
+        end_index: int = 1,
+    ) -> None:
+        if not models:
+            raise ValueError("models is empty: pass at least one model, e.g. {'VAE': vae}.")
+        self.models = dict(models)
+        self.images = np.asarray(images, dtype=np.float32)
+        last = len(self.images) - 1
+        self.start_picker = widgets.BoundedIntText(value=0, min=0, max=last, description="from")
+        self.end_picker = widgets.BoundedIntText(value=1, min=0, max=last, description="to")
+        self.mix_slider = widgets.FloatSlider(
+            value=0.0, min=0.0, max=1.0, step=0.05, description="t", continuous_update=True
+        )
+        self.views = {name: widgets.Image(format="png") for name in self.models}
+        self._codes: dict[str, np.ndarray] = {}
+        self._holding = False
+        columns = [widgets.VBox([widgets.Label(name), view]) for name, view in self.views.items()]
+        super().__init__(
+            [
+                widgets.HBox([self.start_picker, self.end_picker]),
+                self.mix_slider,
+                widgets.HBox(columns),
+            ]
+        )
+        self.start_picker.observe(self._on_pair, names="value")
+        self.end_picker.observe(self._on_pair, names="value")
+        self.mix_slider.observe(lambda change: self.update(), names="value")
+        self.set_pair(start_index, end_index)
+
+    def set_pair(self, start_index: int, end_index: int) -> None:
+        """Choose the two digits to interpolate between.
+
+        Raises:
+            ValueError: An index is outside ``0 .. len(images) - 1``.
+        """
+        last = len(self.images) - 1
+        for name, index in (("start_index", start_index), ("end_index", end_index)):
+            if not 0 <= index <= last:
+                raise ValueError(f"{name} must be between 0 and {last}. Received: {index}.")
+        self._holding = True
+        try:
+            self.start_picker.value, self.end_picker.value = int(start_index), int(end_index)
+        finally:
+            self._holding = False
+        self._on_pair()
+
+    def _on_pair(self, change: dict | None = None) -> None:
+        if self._holding:
+            return
+        pair = self.images[[self.start_picker.value, self.end_picker.value]]
+        self._codes = {name: encode(model, pair) for name, model in self.models.items()}
+        self.update()
+
+    def decoded(self) -> dict[str, np.ndarray]:
+        """Each model's decoding of the point at ``t`` along the line, shape ``(784,)``."""
+        mix = self.mix_slider.value
+        return {
+            name: _decode_one(model, (1 - mix) * self._codes[name][0] + mix * self._codes[name][1])
+            for name, model in self.models.items()
+        }
+
+    def update(self) -> None:
+        """Redraw every model's decoding for the current pair and ``t``."""
+        for name, image in self.decoded().items():
+            self.views[name].value = _png(_digit_pixels(image))
+
+    def snapshot(self) -> np.ndarray:
+        return _side_by_side([_digit_pixels(image) for image in self.decoded().values()])

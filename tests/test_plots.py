@@ -1,0 +1,172 @@
+"""labkit.plots, with the Agg backend: what each figure holds, not just that it draws."""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import labkit
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+VAE_HISTORY = {
+    "loss": [200.0, 180.0, 170.0],
+    "reconstruction_loss": [195.0, 174.0, 163.0],
+    "kl_loss": [5.0, 6.0, 7.0],
+    "val_loss": [190.0, 176.0, 169.0],
+    "val_reconstruction_loss": [186.0, 171.0, 162.0],
+    "val_kl_loss": [4.0, 5.0, 7.0],
+}
+
+
+def test_history_has_one_panel_per_loss_with_train_and_validation():
+    figure = labkit.plot_history({"VAE": VAE_HISTORY, "beta=4": VAE_HISTORY})
+    axes = figure.axes
+    assert [axis.get_title() for axis in axes] == ["total loss", "reconstruction", "KL divergence"]
+    assert all(axis.get_ylabel() == "nats per image" for axis in axes)
+    assert all(axis.get_xlabel() == "epoch" for axis in axes)
+    kl_lines = axes[2].get_lines()
+    assert len(kl_lines) == 4  # two models x (train, val)
+    np.testing.assert_array_equal(kl_lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(kl_lines[0].get_ydata(), VAE_HISTORY["kl_loss"])
+    assert kl_lines[1].get_linestyle() == "--"
+    assert [text.get_text() for text in axes[0].get_legend().get_texts()] == [
+        "VAE (train)",
+        "VAE (val)",
+        "beta=4 (train)",
+        "beta=4 (val)",
+    ]
+
+
+def test_history_of_the_autoencoder_has_one_panel():
+    figure = labkit.plot_history(
+        {"autoencoder": {"loss": [0.05, 0.03], "val_loss": [0.04, 0.03]}}, units="MSE per pixel"
+    )
+    assert len(figure.axes) == 1 and figure.axes[0].get_ylabel() == "MSE per pixel"
+
+
+def test_history_rejects_a_dict_without_loss():
+    with pytest.raises(ValueError, match="'loss' list"):
+        labkit.plot_history({"VAE": {"kl_loss": [1.0]}})
+
+
+def test_image_rows_have_one_axis_per_image(mnist_subset):
+    originals = mnist_subset["x_test"][:6]
+    figure = labkit.plot_image_rows(
+        {"original": originals, "autoencoder": originals * 0.5, "VAE": originals[:, ::-1]},
+        title="Reconstructions",
+    )
+    assert len(figure.axes) == 18 and figure.get_suptitle() == "Reconstructions"
+    labels = [figure.axes[index].get_ylabel() for index in (0, 6, 12)]
+    assert labels == ["original", "autoencoder", "VAE"]
+    shown = figure.axes[6].get_images()[0].get_array()
+    assert shown.shape == (28, 28)
+    np.testing.assert_allclose(shown, originals[0].reshape(28, 28) * 0.5)
+    assert figure.axes[0].get_images()[0].get_cmap().name == "gray"
+
+
+def test_image_rows_reject_bad_input():
+    with pytest.raises(ValueError, match=r"shape \(n, 784\) or \(n, 28, 28\)"):
+        labkit.plot_image_rows({"x": np.zeros((3, 100))}, title="t")
+    with pytest.raises(ValueError, match="same, non-zero number"):
+        labkit.plot_image_rows({"a": np.zeros((3, 784)), "b": np.zeros((2, 784))}, title="t")
+
+
+def test_latent_space_scatter_colours_by_digit():
+    latents = np.random.default_rng(0).normal(size=(50, 2))
+    labels = np.arange(50) % 10
+    figure = labkit.plot_latent_space({"AE": latents, "VAE": latents * 2}, labels)
+    scatter_axes = [axis for axis in figure.axes if axis.collections]
+    assert [axis.get_title() for axis in scatter_axes[:2]] == ["AE", "VAE"]
+    np.testing.assert_allclose(scatter_axes[1].collections[0].get_offsets(), latents * 2)
+    np.testing.assert_array_equal(scatter_axes[0].collections[0].get_array(), labels)
+    assert scatter_axes[0].get_xlabel() == "z[0]"
+    assert figure.axes[-1].get_ylabel() == "digit"  # the colorbar
+
+
+def test_latent_space_projects_larger_codes_on_principal_components():
+    rng = np.random.default_rng(1)
+    # 5-D codes that vary mostly along dimension 3, then dimension 0.
+    latents = rng.normal(size=(500, 5)) * np.array([3.0, 0.1, 0.1, 10.0, 0.1])
+    projection = labkit.fit_projection(latents)
+    assert abs(projection.components[0, 3]) > 0.99 and abs(projection.components[1, 0]) > 0.99
+    assert projection.axis_labels[0].startswith("PC 1 (9")  # about 92% of the variance
+    figure = labkit.plot_latent_space(latents, np.zeros(500, dtype=int))
+    assert figure.axes[0].get_xlabel().startswith("PC 1")
+    assert figure.axes[0].collections[0].get_offsets().shape == (500, 2)
+
+
+def test_manifold_grid_uses_normal_quantiles():
+    grid = labkit.manifold_grid(5, (0.1, 0.9))
+    expected = [NormalDist().inv_cdf(q) for q in (0.1, 0.3, 0.5, 0.7, 0.9)]
+    np.testing.assert_allclose(grid, expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="0 < low < high < 1"):
+        labkit.manifold_grid(5, (0.0, 1.0))
+
+
+def test_manifold_corners_decode_the_extreme_grid_points(trained_vae):
+    vae, _ = trained_vae
+    grid_size = 6
+    figure = labkit.plot_manifold(vae, grid_size=grid_size)
+    canvas = figure.axes[0].get_images()[0].get_array()
+    assert canvas.shape == (28 * grid_size, 28 * grid_size)
+    assert canvas.min() >= 0.0 and canvas.max() <= 1.0
+    grid = labkit.manifold_grid(grid_size)
+    low, high = grid[0], grid[-1]
+    corners = [  # (first row, first column) of the corner cell, and its latent point
+        ((0, 0), (low, high)),  # top left: z[1] grows upwards
+        ((0, -28), (high, high)),
+        ((-28, 0), (low, low)),
+        ((-28, -28), (high, low)),
+    ]
+    decoded = labkit.decode(vae, np.array([point for _, point in corners]))
+    for ((row, column), _), image in zip(corners, decoded, strict=True):
+        cell = canvas[row : row + 28 or None, column : column + 28 or None]
+        np.testing.assert_allclose(cell, image.reshape(28, 28), atol=1e-5)
+    assert figure.axes[0].get_xlabel() == "z[0]"
+    assert "-1.64 to 1.64" in figure.axes[0].get_title()
+
+
+def test_manifold_needs_a_2d_latent_space():
+    with pytest.raises(ValueError, match="needs a 2-D latent space; this model's is 3-D"):
+        labkit.plot_manifold(labkit.build_vae(latent_dim=3))
+
+
+def test_samples_and_interpolation(trained_vae, mnist_subset):
+    vae, _ = trained_vae
+    samples = labkit.sample_images(vae, 8, seed=0)
+    assert samples.shape == (8, 784) and samples.min() >= 0 and samples.max() <= 1
+    np.testing.assert_array_equal(samples, labkit.sample_images(vae, 8, seed=0))
+    images = mnist_subset["x_test"]
+    path = labkit.interpolate(vae, images[0], images[1], num_steps=7)
+    assert path.shape == (7, 784)
+    np.testing.assert_allclose(path[[0, -1]], labkit.reconstruct(vae, images[:2]), atol=1e-5)
+
+
+def test_autoencoder_samples_from_a_fitted_gaussian():
+    labkit.seed_everything(0)
+    autoencoder = labkit.build_autoencoder(latent_dim=2)
+    codes = np.random.default_rng(0).normal(loc=[50.0, -20.0], scale=0.01, size=(100, 2))
+    samples = labkit.sample_images(autoencoder, 3, seed=1, fitted_latents=codes)
+    # The fitted Gaussian is narrow around (50, -20): samples decode like that point.
+    at_mean = labkit.decode(autoencoder, np.tile([[50.0, -20.0]], (3, 1)))
+    np.testing.assert_allclose(samples, at_mean, atol=0.02)
+    with pytest.raises(ValueError, match=r"fitted_latents must have shape \(n, 2\)"):
+        labkit.sample_images(autoencoder, 3, seed=1, fitted_latents=np.zeros((5, 3)))
+
+
+def test_lab_style_is_applied_by_one_call():
+    labkit.use_lab_style()
+    assert matplotlib.rcParams["image.cmap"] == "gray"
+    assert matplotlib.rcParams["figure.dpi"] == 80
