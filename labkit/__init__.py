@@ -16,8 +16,10 @@ from labkit.config import (
 )
 from labkit.data import (
     MNIST_FILES,
+    LabData,
     MnistDataError,
     MnistFileNotFoundError,
+    load_lab_data,
     load_mnist,
     train_validation_split,
 )
@@ -50,6 +52,8 @@ from labkit.plots import (
     plot_manifold,
     use_lab_style,
 )
+from labkit.reporting import format_table, history_table, read_results, report_results
+from labkit.training import train
 from labkit.widgets import InterpolationExplorer, LatentExplorer
 
 __version__ = "0.1.0"
@@ -63,6 +67,7 @@ __all__ = [
     "VAE",
     "Autoencoder",
     "InterpolationExplorer",
+    "LabData",
     "LabSettings",
     "LatentExplorer",
     "MnistDataError",
@@ -76,9 +81,12 @@ __all__ = [
     "evaluate_autoencoder",
     "evaluate_vae",
     "fit_projection",
+    "format_table",
+    "history_table",
     "interpolate",
     "iwae_negative_log_likelihood",
     "kl_divergence",
+    "load_lab_data",
     "load_mnist",
     "load_settings",
     "manifold_grid",
@@ -86,11 +94,14 @@ __all__ = [
     "plot_image_rows",
     "plot_latent_space",
     "plot_manifold",
+    "read_results",
     "reconstruct",
     "reconstruction_errors",
+    "report_results",
     "runtime_summary",
     "sample_images",
     "seed_everything",
+    "train",
     "train_validation_split",
     "use_lab_style",
 ]

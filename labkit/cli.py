@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -66,9 +68,35 @@ def _command_check(arguments: argparse.Namespace) -> int:
 
 
 def _command_run(arguments: argparse.Namespace) -> int:
+    from labkit.runner import find_notebooks, run_notebook, summary_table
+
     settings = load_settings()
+    if arguments.update_notebooks and settings.quick:
+        raise ValueError(
+            "--update-notebooks stores outputs that students read, so it needs a full run. "
+            "Unset LABKIT_QUICK and run again."
+        )
+    notebooks = find_notebooks(arguments.notebooks)
     check_environment(settings)
-    print("No notebooks to execute yet: the environment and the data are ready.")
+    print(f"Executing {len(notebooks)} notebooks in {settings.mode} mode into {arguments.output}/")
+    runs = []
+    for path in notebooks:
+        print(f"  {path.name} ...", end="", flush=True)
+        run = run_notebook(path, arguments.output / path.name)
+        print(f" {'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s", flush=True)
+        runs.append(run)
+    print(summary_table(runs))
+    failed = [run for run in runs if not run.ok]
+    if failed:
+        print(
+            f"{len(failed)} notebook(s) failed; read the executed copies in {arguments.output}/",
+            file=sys.stderr,
+        )
+        return 1
+    if arguments.update_notebooks:
+        for path in notebooks:
+            shutil.copyfile(arguments.output / path.name, path)
+        print(f"Copied the executed notebooks back into {arguments.notebooks}/")
     return 0
 
 
@@ -85,9 +113,28 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "check", help="print versions and settings, and load and verify MNIST"
     ).set_defaults(handler=_command_check)
-    commands.add_parser(
+    run = commands.add_parser(
         "run", help="check the environment, then execute every notebook in order"
-    ).set_defaults(handler=_command_run)
+    )
+    run.add_argument(
+        "--notebooks",
+        type=Path,
+        default=Path("notebooks"),
+        help="folder of the lab notebooks (default: notebooks)",
+    )
+    run.add_argument(
+        "--output",
+        type=Path,
+        default=Path("executed"),
+        help="folder for the executed copies (default: executed, ignored by git)",
+    )
+    run.add_argument(
+        "--update-notebooks",
+        action="store_true",
+        help="for maintainers: after a run without errors, copy the executed "
+        "notebooks over the originals (do this in full mode only)",
+    )
+    run.set_defaults(handler=_command_run)
     return parser
 
 
@@ -98,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except (MnistDataError, ValueError) as err:
+    except (MnistDataError, ValueError, FileNotFoundError) as err:
         print(f"labkit {arguments.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from labkit.config import DATA_DIR_ENV, IMAGE_SHAPE, NUM_PIXELS, data_dir_from_env
+from labkit.config import DATA_DIR_ENV, IMAGE_SHAPE, NUM_PIXELS, LabSettings, data_dir_from_env
 
 __all__ = [
     "MNIST_FILES",
+    "LabData",
     "MnistDataError",
     "MnistFileNotFoundError",
+    "load_lab_data",
     "load_mnist",
     "read_idx",
     "train_validation_split",
@@ -307,3 +309,39 @@ def train_validation_split(
     order = np.random.default_rng(seed).permutation(len(labels))
     train, validation = np.sort(order[validation_size:]), np.sort(order[:validation_size])
     return (images[train], labels[train]), (images[validation], labels[validation])
+
+
+@dataclass(frozen=True)
+class LabData:
+    """The three splits every notebook uses: images ``(n, 784)`` float32 in [0, 1], labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def describe(self) -> str:
+        """One line per split: how many images, and their shape."""
+        return "\n".join(
+            f"{name:<10} {len(images):>6} images of {images.shape[1]} pixels"
+            for name, images in [
+                ("train", self.x_train),
+                ("validation", self.x_val),
+                ("test", self.x_test),
+            ]
+        )
+
+
+def load_lab_data(settings: LabSettings) -> LabData:
+    """MNIST for a notebook: loaded as ``settings`` says, with a validation split held out.
+
+    Training and validation come from MNIST's 60,000 training images (``settings.limit`` of them
+    in quick mode), split by ``settings.seed``; the test set stays held out for final numbers.
+    """
+    (x_train, y_train), (x_test, y_test) = load_mnist(settings.data_dir, limit=settings.limit)
+    (x_train, y_train), (x_val, y_val) = train_validation_split(
+        x_train, y_train, validation_size=settings.validation_size, seed=settings.seed
+    )
+    return LabData(x_train, y_train, x_val, y_val, x_test, y_test)

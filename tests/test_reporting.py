@@ -1,0 +1,48 @@
+"""labkit.reporting: tables, and results a notebook stores for programs to read."""
+
+from __future__ import annotations
+
+import nbformat
+import numpy as np
+import pytest
+
+import labkit
+from labkit.reporting import RESULTS_MIME_TYPE
+
+
+def test_format_table_aligns_columns():
+    table = labkit.format_table(["name", "value"], [["loss", 151.234], ["mse", 0.012345], ["n", 7]])
+    assert table.splitlines() == [
+        "name    value",
+        "----  -------",
+        "loss   151.23",
+        " mse  0.01235",
+        "   n        7",
+    ]
+
+
+def test_history_table_has_a_row_per_epoch():
+    table = labkit.history_table({"loss": [3.0, 2.0], "val_loss": [2.5, 2.25]})
+    lines = table.splitlines()
+    assert lines[0].split() == ["epoch", "loss", "val_loss"]
+    assert lines[2].split() == ["1", "3.00", "2.50"] and lines[3].split() == ["2", "2.00", "2.25"]
+
+
+def test_results_round_trip_through_a_notebook():
+    shown = labkit.report_results({"test_negative_elbo_nats": np.float32(151.5), "units": 2})
+    bundle = shown._repr_mimebundle_()
+    assert "test_negative_elbo_nats" in bundle["text/plain"]
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "x", outputs=[nbformat.v4.new_output("execute_result", data=bundle)]
+            )
+        ]
+    )
+    assert labkit.read_results(notebook) == {"test_negative_elbo_nats": 151.5, "units": 2}
+    assert type(bundle[RESULTS_MIME_TYPE]["test_negative_elbo_nats"]) is float
+
+
+def test_results_must_be_numbers_or_text():
+    with pytest.raises(ValueError, match="Received: history="):
+        labkit.report_results({"history": [1, 2]})
