@@ -14,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from labkit.backend import runtime_summary
 from labkit.config import DATA_DIR_ENV, LabSettings, load_settings
+from labkit.data import MnistDataError, load_mnist
+from labkit.runner import find_notebooks, run_notebook, summary_table
 
 
 def _print_table(rows: Sequence[tuple[str, str]]) -> None:
@@ -29,9 +32,6 @@ def check_environment(settings: LabSettings) -> None:
     Raises:
         MnistDataError: MNIST is missing or damaged (the message says how to fix it).
     """
-    from labkit.backend import runtime_summary
-    from labkit.data import load_mnist
-
     print("Environment")
     _print_table(list(runtime_summary().items()))
     print("Settings")
@@ -68,8 +68,6 @@ def _command_check(arguments: argparse.Namespace) -> int:
 
 
 def _command_run(arguments: argparse.Namespace) -> int:
-    from labkit.runner import find_notebooks, run_notebook, summary_table
-
     settings = load_settings()
     if arguments.update_notebooks and settings.quick:
         raise ValueError(
@@ -140,8 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``labkit`` command; returns the exit status."""
-    from labkit.data import MnistDataError
-
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)

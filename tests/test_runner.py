@@ -17,7 +17,8 @@ def _write(path, *sources):
     return path
 
 
-def test_run_notebook_saves_outputs_and_results(tmp_path):
+def test_run_notebook_saves_outputs_and_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_QUICK", "1")
     source = _write(
         tmp_path / "01_ok.ipynb",
         "import os\nprint(os.environ.get('LABKIT_QUICK'))",
