@@ -1,4 +1,4 @@
-"""The ``labkit`` command: ``labkit check`` and ``labkit run``.
+"""The ``labkit`` command: ``check``, ``run``, and for instructors ``grade`` and ``release``.
 
 ``labkit run`` is the kit's main job (the README's first quick-start command).
 """
@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import os
+import re
 import shutil
 import sys
 import time
@@ -17,6 +20,17 @@ import numpy as np
 from labkit.backend import runtime_summary
 from labkit.config import DATA_DIR_ENV, LabSettings, load_settings
 from labkit.data import MnistDataError, load_mnist
+from labkit.grading import (
+    CELL_TIMEOUT_SECONDS,
+    MAX_NOTEBOOK_MEGABYTES,
+    TOTAL_TIMEOUT_SECONDS,
+    GradeReport,
+    find_submissions,
+    grade_notebook,
+    load_rubrics,
+)
+from labkit.release import release_notebooks
+from labkit.reporting import format_table
 from labkit.runner import find_notebooks, run_notebook, summary_table
 
 
@@ -98,10 +112,186 @@ def _command_run(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _grades_table(reports: Sequence[GradeReport]) -> str:
+    rows = [
+        [
+            str(report.path),
+            report.lab or "?",
+            f"{report.points:g}/{report.max_points:g}" if not report.error else "-",
+            report.status if len(report.status) <= 60 else report.status[:57] + "...",
+        ]
+        for report in reports
+    ]
+    return format_table(["notebook", "lab", "points", "status"], rows)
+
+
+def write_grades_csv(reports: Sequence[GradeReport], path: Path) -> None:
+    """One row per notebook, one column per rubric item (empty where it does not apply)."""
+    item_ids = list(dict.fromkeys(item.id for report in reports for item in report.items))
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["notebook", "lab", "status", *item_ids, "points", "max_points"])
+        for report in reports:
+            earned = {item.id: f"{item.points:g}" for item in report.items}
+            writer.writerow(
+                [
+                    str(report.path),
+                    report.lab or "",
+                    report.status,
+                    *(earned.get(item_id, "") for item_id in item_ids),
+                    "" if report.error else f"{report.points:g}",
+                    f"{report.max_points:g}" if report.max_points else "",
+                ]
+            )
+
+
+def _feedback_names(paths: Sequence[Path]) -> list[str]:
+    # Relative to the folder the notebooks share: alice/03_vae.ipynb -> alice__03_vae.txt, so
+    # that students' same-named files stay apart.
+    resolved = [path.resolve() for path in paths]
+    common = Path(os.path.commonpath([path.parent for path in resolved]))
+    return [
+        re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(path.relative_to(common).with_suffix("").parts))
+        + ".txt"
+        for path in resolved
+    ]
+
+
+def _command_grade(arguments: argparse.Namespace) -> int:
+    rubrics = load_rubrics(arguments.rubric)
+    if arguments.lab is not None and arguments.lab not in rubrics:
+        raise ValueError(f"--lab {arguments.lab}: no such rubric; use one of {', '.join(rubrics)}.")
+    notebooks = find_submissions(arguments.paths)
+    verb = "Executing and grading" if arguments.execute else "Grading"
+    print(f"{verb} {len(notebooks)} notebook(s)", flush=True)
+    reports = []
+    for path in notebooks:
+        reports.append(
+            grade_notebook(
+                path,
+                rubrics,
+                lab=arguments.lab,
+                execute=arguments.execute,
+                cell_timeout=arguments.cell_timeout,
+                total_timeout=arguments.timeout,
+                max_megabytes=arguments.max_megabytes,
+            )
+        )
+    print(_grades_table(reports))
+    for report in reports:
+        print("\n" + report.feedback())
+    if arguments.csv:
+        write_grades_csv(reports, arguments.csv)
+        print(f"\nWrote {arguments.csv}")
+    if arguments.feedback:
+        arguments.feedback.mkdir(parents=True, exist_ok=True)
+        names = _feedback_names([report.path for report in reports])
+        for report, name in zip(reports, names, strict=True):
+            (arguments.feedback / name).write_text(report.feedback() + "\n", encoding="utf-8")
+        print(f"Wrote {len(reports)} feedback file(s) into {arguments.feedback}/")
+    return 0
+
+
+def _command_release(arguments: argparse.Namespace) -> int:
+    released = release_notebooks(arguments.source, arguments.out)
+    rows = [[item.released, item.solutions_replaced] for item in released]
+    print(format_table(["student notebook", "solutions replaced"], rows))
+    return 0
+
+
+def _add_instructor_commands(commands) -> None:
+    grade = commands.add_parser(
+        "grade",
+        help="grade students' notebooks from their outputs (a table, CSV and feedback)",
+        description="Grade students' lab notebooks against the kit's rubrics. The exit status "
+        "is 0 whatever the grades; 2 means the command itself was used wrongly.",
+    )
+    grade.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a student's notebook, or a folder of them (searched recursively)",
+    )
+    grade.add_argument(
+        "--execute",
+        action="store_true",
+        help="first run each notebook in a fresh kernel, in a temporary copy",
+    )
+    grade.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="write one row per notebook, one column per rubric item",
+    )
+    grade.add_argument(
+        "--feedback",
+        type=Path,
+        metavar="DIR",
+        help="write one feedback text file per notebook into DIR",
+    )
+    grade.add_argument(
+        "--lab",
+        metavar="NAME",
+        help="grade every notebook as this lab (e.g. 03_vae) instead of the lab "
+        "each notebook names",
+    )
+    grade.add_argument(
+        "--rubric",
+        type=Path,
+        metavar="FILE",
+        help="a rubric file of your own (default: the kit's labkit/rubrics.json)",
+    )
+    grade.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=CELL_TIMEOUT_SECONDS,
+        metavar="S",
+        help=f"with --execute: seconds per cell (default {CELL_TIMEOUT_SECONDS})",
+    )
+    grade.add_argument(
+        "--timeout",
+        type=float,
+        default=TOTAL_TIMEOUT_SECONDS,
+        metavar="S",
+        help=f"with --execute: seconds per notebook (default {TOTAL_TIMEOUT_SECONDS})",
+    )
+    grade.add_argument(
+        "--max-megabytes",
+        type=float,
+        default=MAX_NOTEBOOK_MEGABYTES,
+        metavar="MB",
+        help=f"larger files are reported, not read (default {MAX_NOTEBOOK_MEGABYTES:g})",
+    )
+    grade.set_defaults(handler=_command_grade)
+    release = commands.add_parser(
+        "release",
+        help="write student versions of the instructor notebooks (solutions stubbed)",
+        description="Copy every notebook of SOURCE_DIR into --out DIR with the code between "
+        "'### BEGIN SOLUTION' and '### END SOLUTION' replaced by a NotImplementedError stub, "
+        "Markdown answers replaced by a placeholder, and outputs cleared.",
+    )
+    release.add_argument(
+        "source",
+        type=Path,
+        metavar="SOURCE_DIR",
+        help="folder of instructor notebooks (e.g. notebooks)",
+    )
+    release.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder for the student versions (not SOURCE_DIR)",
+    )
+    release.set_defaults(handler=_command_release)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labkit",
-        description="VAE Lab Kit: run the lab notebooks and check the environment.",
+        description="VAE Lab Kit: run the lab notebooks, check the environment, and for "
+        "instructors grade students' notebooks and release student versions.",
         epilog=(
             f"Environment: LABKIT_QUICK=1 for quick mode; {DATA_DIR_ENV}=FOLDER to read the MNIST "
             "IDX files from FOLDER instead of keras.datasets.mnist."
@@ -133,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
         "notebooks over the originals (do this in full mode only)",
     )
     run.set_defaults(handler=_command_run)
+    _add_instructor_commands(commands)
     return parser
 
 
@@ -141,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except (MnistDataError, ValueError, FileNotFoundError) as err:
+    except (MnistDataError, ValueError, OSError) as err:
         print(f"labkit {arguments.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -7,13 +7,23 @@ under the MIME type ``application/vnd.labkit.results+json`` in the cell's output
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["RESULTS_MIME_TYPE", "format_table", "history_table", "read_results", "report_results"]
+__all__ = [
+    "CHECK_MIME_TYPE",
+    "RESULTS_MIME_TYPE",
+    "format_table",
+    "history_table",
+    "read_checks",
+    "read_results",
+    "report_check",
+    "report_results",
+]
 
 RESULTS_MIME_TYPE = "application/vnd.labkit.results+json"
+CHECK_MIME_TYPE = "application/vnd.labkit.check+json"
 
 
 def _format_value(value: object) -> str:
@@ -76,12 +86,84 @@ def _plain(value: float | int | str) -> float | int | str:
     return value.item() if isinstance(value, np.generic) else value
 
 
+class _Check:
+    """Displays an exercise's checks as PASS/FAIL lines and carries them as JSON."""
+
+    def __init__(self, name: str, checks: Mapping[str, bool]) -> None:
+        self.name = name
+        self.checks = dict(checks)
+
+    @property
+    def passed(self) -> bool:
+        return all(self.checks.values())
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        passed = sum(self.checks.values())
+        lines = [
+            f"exercise {self.name}: {'PASS' if self.passed else 'FAIL'} "
+            f"({passed} of {len(self.checks)} checks)"
+        ]
+        lines += [f"  {'PASS' if ok else 'FAIL'}  {what}" for what, ok in self.checks.items()]
+        record = {"name": self.name, "passed": self.passed, "checks": self.checks}
+        return {"text/plain": "\n".join(lines), CHECK_MIME_TYPE: record}
+
+
+def report_check(name: str, checks: Mapping[str, object]) -> _Check:
+    """The outcome of an exercise's checks; end the exercise's check cell with this call.
+
+    The notebook shows one PASS/FAIL line per check; ``labkit grade`` reads the stored outcome
+    (the rubric item ``exercise_passed`` names the exercise).
+
+    Args:
+        name: The exercise's name, as the rubric spells it (``"binarize"``).
+        checks: ``{what is checked: whether it held}``, for example
+            ``{"keeps the shape": result.shape == images.shape}``.
+
+    Raises:
+        ValueError: ``name`` is empty, or ``checks`` is empty or holds a non-boolean.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name must be a non-empty string. Received: name={name!r}.")
+    if not checks:
+        raise ValueError(f"exercise {name!r} needs at least one check. Received: checks={{}}.")
+    plain = {}
+    for what, held in checks.items():
+        if not isinstance(held, bool | np.bool_):
+            raise ValueError(
+                f"each check must be True or False. Received: {what!r}: {held!r} "
+                f"({type(held).__name__}); compare explicitly, e.g. np.allclose(a, b)."
+            )
+        plain[str(what)] = bool(held)
+    return _Check(name.strip(), plain)
+
+
+def _rich_outputs(notebook: Mapping, mime_type: str) -> Iterator[Mapping]:
+    # Every stored output of ``mime_type`` in a notebook, read defensively: grading reads
+    # students' files, which may be damaged in any way.
+    cells = notebook.get("cells", [])
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, Mapping) or cell.get("cell_type") != "code":
+            continue
+        outputs = cell.get("outputs", [])
+        for output in outputs if isinstance(outputs, list) else []:
+            data = output.get("data", {}) if isinstance(output, Mapping) else {}
+            if isinstance(data, Mapping) and isinstance(data.get(mime_type), Mapping):
+                yield data[mime_type]
+
+
 def read_results(notebook: Mapping) -> dict[str, float | int | str]:
     """The numbers that :func:`report_results` stored in an executed notebook (``{}`` if none)."""
     found: dict[str, float | int | str] = {}
-    for cell in notebook.get("cells", []):
-        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            data = output.get("data", {}) if isinstance(output, Mapping) else {}
-            if isinstance(data.get(RESULTS_MIME_TYPE), Mapping):
-                found.update(data[RESULTS_MIME_TYPE])
+    for results in _rich_outputs(notebook, RESULTS_MIME_TYPE):
+        found.update(results)
+    return found
+
+
+def read_checks(notebook: Mapping) -> dict[str, dict]:
+    """The exercise outcomes :func:`report_check` stored: ``{name: {"passed", "checks"}}``."""
+    found: dict[str, dict] = {}
+    for record in _rich_outputs(notebook, CHECK_MIME_TYPE):
+        name, checks = record.get("name"), record.get("checks")
+        if isinstance(name, str) and isinstance(checks, Mapping):
+            found[name] = {"passed": record.get("passed") is True, "checks": dict(checks)}
     return found

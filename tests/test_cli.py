@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from labkit.cli import main
 
@@ -37,3 +43,64 @@ def test_python_dash_m_shows_usage():
         [sys.executable, "-m", "labkit", "--help"], capture_output=True, text=True, check=True
     )
     assert "usage: labkit" in result.stdout and "run" in result.stdout and "check" in result.stdout
+
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def test_grade_writes_a_table_csv_and_feedback_and_goes_on_past_bad_files(tmp_path, capsys):
+    submissions = tmp_path / "submissions"
+    for student in ("alice", "bob", "carol"):
+        (submissions / student).mkdir(parents=True)
+    shutil.copy(NOTEBOOK_DIR / "03_vae.ipynb", submissions / "alice" / "03_vae.ipynb")
+    (submissions / "bob" / "03_vae.ipynb").write_text('{"cells": [')
+    old = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}
+    (submissions / "carol" / "03_vae.ipynb").write_text(json.dumps(old))
+    before = {path: path.read_bytes() for path in submissions.rglob("*.ipynb")}
+
+    status = main(
+        [
+            "grade",
+            str(submissions),
+            "--csv",
+            str(tmp_path / "grades.csv"),
+            "--feedback",
+            str(tmp_path / "feedback"),
+        ]
+    )
+
+    assert status == 0  # low grades and bad files are results, not usage errors
+    printed = capsys.readouterr().out
+    assert "Grading 3 notebook(s)" in printed and "14/14" in printed
+    with (tmp_path / "grades.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert [Path(row["notebook"]).parent.name for row in rows] == ["alice", "bob", "carol"]
+    alice, bob, carol = rows
+    assert alice["points"] == alice["max_points"] == "14" and alice["exercise_negative_elbo"] == "3"
+    assert bob["status"].startswith("not graded: the file is not a notebook: it is not valid JSON")
+    assert "format version 3" in carol["status"] and carol["points"] == ""
+    feedback = sorted(path.name for path in (tmp_path / "feedback").iterdir())
+    assert feedback == ["alice__03_vae.txt", "bob__03_vae.txt", "carol__03_vae.txt"]
+    assert "14 of 14 points" in (tmp_path / "feedback" / "alice__03_vae.txt").read_text()
+    assert {path: path.read_bytes() for path in submissions.rglob("*.ipynb")} == before
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["grade", "missing-folder"], "No file or folder missing-folder"),
+        (["grade", "notebooks", "--lab", "07_gan"], "--lab 07_gan: no such rubric"),
+        (["release", "notebooks", "--out", "notebooks"], "would overwrite the solutions"),
+    ],
+)
+def test_instructor_commands_exit_2_on_usage_errors(arguments, message, capsys):
+    assert main(arguments) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_release_writes_student_versions(tmp_path, capsys):
+    assert main(["release", str(NOTEBOOK_DIR), "--out", str(tmp_path)]) == 0
+    assert "solutions replaced" in capsys.readouterr().out
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        path.name for path in NOTEBOOK_DIR.glob("*.ipynb")
+    )

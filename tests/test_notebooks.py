@@ -65,7 +65,10 @@ def test_checked_cells_passed_and_markers_stand_alone(path):
                 # nbval silently ignores a marker that shares its line with code.
                 assert MARKER.fullmatch(line.strip()), line
         if "# NBVAL_CHECK_OUTPUT" in cell.source:
-            text = "".join(output.get("text", "") for output in cell.outputs)
+            text = "".join(
+                output.get("text", "") + output.get("data", {}).get("text/plain", "")
+                for output in cell.outputs
+            )
             assert text and "FAIL" not in text, cell.source
 
 

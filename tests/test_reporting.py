@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import labkit
-from labkit.reporting import RESULTS_MIME_TYPE
+from labkit.reporting import CHECK_MIME_TYPE, RESULTS_MIME_TYPE
 
 
 def test_format_table_aligns_columns():
@@ -46,3 +46,39 @@ def test_results_round_trip_through_a_notebook():
 def test_results_must_be_numbers_or_text():
     with pytest.raises(ValueError, match="Received: history="):
         labkit.report_results({"history": [1, 2]})
+
+
+def test_report_check_shows_each_check_and_stores_the_outcome():
+    check = labkit.report_check("binarize", {"keeps the shape": True, "zeros and ones": np.False_})
+    bundle = check._repr_mimebundle_()
+    assert bundle["text/plain"].splitlines() == [
+        "exercise binarize: FAIL (1 of 2 checks)",
+        "  PASS  keeps the shape",
+        "  FAIL  zeros and ones",
+    ]
+    record = bundle[CHECK_MIME_TYPE]
+    assert record == {
+        "name": "binarize",
+        "passed": False,
+        "checks": {"keeps the shape": True, "zeros and ones": False},
+    }
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("check")
+    cell.outputs = [nbformat.v4.new_output("execute_result", data=bundle, execution_count=1)]
+    notebook.cells = [cell]
+    assert labkit.read_checks(notebook) == {
+        "binarize": {"passed": False, "checks": record["checks"]}
+    }
+
+
+@pytest.mark.parametrize(
+    "name, checks, message",
+    [
+        ("", {"x": True}, "name must be a non-empty string"),
+        ("ex", {}, "needs at least one check"),
+        ("ex", {"close": 0.999}, "each check must be True or False"),
+    ],
+)
+def test_report_check_rejects_bad_input(name, checks, message):
+    with pytest.raises(ValueError, match=message):
+        labkit.report_check(name, checks)

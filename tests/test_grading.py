@@ -1,0 +1,294 @@
+"""labkit.grading: rubrics as data, grades from stored outputs, row-level errors for bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import labkit
+from labkit.grading import CHECKS
+from labkit.release import ANSWER_PLACEHOLDER
+from labkit.reporting import CHECK_MIME_TYPE, RESULTS_MIME_TYPE
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def rubrics():
+    return labkit.load_rubrics()
+
+
+def _read(name: str) -> dict:
+    return json.loads((NOTEBOOK_DIR / name).read_text(encoding="utf-8"))
+
+
+def _write(folder: Path, name: str, notebook: dict) -> Path:
+    path = folder / name
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    return path
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _cell_index(notebook: dict, text: str) -> int:
+    return next(i for i, cell in enumerate(notebook["cells"]) if text in _source(cell))
+
+
+def _lost(report) -> set[str]:
+    return {item.id for item in report.items if item.points < item.max_points}
+
+
+def test_every_lab_has_a_rubric_and_every_notebook_names_its_lab(rubrics):
+    assert list(rubrics) == [path.stem for path in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        assert _read(path.name)["metadata"]["labkit"] == {"lab": path.stem}
+    for rubric in rubrics.values():
+        assert {item.check for item in rubric.items} <= set(CHECKS)
+        assert rubric.max_points == sum(item.points for item in rubric.items) > 0
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_the_committed_full_run_notebooks_get_full_marks(path, rubrics):
+    report = labkit.grade_notebook(path, rubrics)
+    assert report.error is None and report.lab == path.stem
+    assert report.points == report.max_points, report.feedback()
+
+
+def _delete_figures_of_step_7(notebook):
+    start, end = _cell_index(notebook, "### Step 7"), _cell_index(notebook, "### Step 8")
+    for cell in notebook["cells"][start:end]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [o for o in cell["outputs"] if "image/png" not in o.get("data", {})]
+
+
+def _placeholder_observations(notebook):
+    index = _cell_index(notebook, "## Observations")
+    notebook["cells"][index]["source"] = f"## Observations\n\n{ANSWER_PLACEHOLDER}"
+
+
+def _error_output(notebook):
+    index = _cell_index(notebook, "labkit.plot_manifold(")
+    notebook["cells"][index]["outputs"].append(
+        {"output_type": "error", "ename": "ValueError", "evalue": "bad grid", "traceback": []}
+    )
+
+
+def _renamed_heading(notebook):
+    index = _cell_index(notebook, "## Observations")
+    notebook["cells"][index]["source"] = _source(notebook["cells"][index]).replace(
+        "## Observations", "## My notes"
+    )
+
+
+def _unrun_cells(notebook):
+    start = _cell_index(notebook, "### Exercise 1 (graded)")
+    for cell in notebook["cells"][start:]:
+        if cell["cell_type"] == "code":
+            cell["execution_count"], cell["outputs"] = None, []
+
+
+def _failed_exercise(notebook):
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            record = output.get("data", {}).get(CHECK_MIME_TYPE)
+            if record:
+                record["checks"][next(iter(record["checks"]))] = False
+                record["passed"] = False
+
+
+def _worse_elbo(notebook):
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            results = output.get("data", {}).get(RESULTS_MIME_TYPE)
+            if results:
+                results["test_negative_elbo_nats"] = 190.0
+                results["final_train_loss_nats"] = results["first_epoch_train_loss_nats"] + 1
+
+
+def _deleted_exercise_cells(notebook):
+    start = _cell_index(notebook, "### Exercise 1 (graded)")
+    end = _cell_index(notebook, "### Further exercises")
+    del notebook["cells"][start + 1 : end]
+
+
+def _huge_output(notebook):
+    index = _cell_index(notebook, "print(labkit.history_table(")
+    notebook["cells"][index]["outputs"].append(
+        {"output_type": "stream", "name": "stdout", "text": "x" * 20_000_000}
+    )
+
+
+@pytest.mark.parametrize(
+    "damage, lost",
+    [
+        (_delete_figures_of_step_7, {"figures"}),
+        (_placeholder_observations, {"observations"}),
+        (_error_output, {"ran_without_errors"}),
+        (_renamed_heading, {"observations"}),
+        (_unrun_cells, {"ran_without_errors", "exercise_negative_elbo"}),
+        (_failed_exercise, {"exercise_negative_elbo"}),
+        (_worse_elbo, {"test_negative_elbo", "loss_decreased"}),
+        (_deleted_exercise_cells, {"exercise_negative_elbo"}),
+        (_huge_output, set()),
+    ],
+    ids=lambda value: value.__name__.strip("_") if callable(value) else None,
+)
+def test_a_damaged_copy_loses_exactly_the_expected_items(damage, lost, tmp_path, rubrics):
+    notebook = _read("03_vae.ipynb")
+    damage(notebook)
+    report = labkit.grade_notebook(_write(tmp_path, "03_vae.ipynb", notebook), rubrics)
+    assert report.error is None
+    assert _lost(report) == lost, report.feedback()
+    lost_points = sum(item.max_points for item in report.items if item.id in lost)
+    assert report.points == report.max_points - lost_points
+
+
+def test_feedback_says_what_went_wrong(tmp_path, rubrics):
+    notebook = _read("03_vae.ipynb")
+    _renamed_heading(notebook)
+    _error_output(notebook)
+    feedback = labkit.grade_notebook(_write(tmp_path, "03_vae.ipynb", notebook), rubrics).feedback()
+    assert "no 'Observations' section" in feedback
+    assert "stopped with an error (ValueError: bad grid)" in feedback
+    assert "[ok  ] figures" in feedback
+
+
+def _nbformat_3(notebook):
+    return {"nbformat": 3, "nbformat_minor": 0, "worksheets": [{"cells": []}], "metadata": {}}
+
+
+def _other_labs_notebook(notebook):
+    return _read("02_autoencoder.ipynb")
+
+
+def _no_lab_record(notebook):
+    notebook["metadata"].pop("labkit")
+    notebook["cells"][0]["source"] = "# My VAE homework"
+    return notebook
+
+
+def _broken_cell(notebook):
+    notebook["cells"][3] = ["not", "a", "cell"]
+    return notebook
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_nbformat_3, "format version 3"),
+        (_other_labs_notebook, "named for 03_vae but holds the notebook of 02_autoencoder"),
+        (_no_lab_record, "cannot tell which lab"),
+        (_broken_cell, "cell 4 is damaged"),
+        (lambda notebook: [notebook], "not a Jupyter notebook"),
+    ],
+    ids=["nbformat 3", "wrong lab", "no lab", "broken cell", "json list"],
+)
+def test_an_ungradable_notebook_is_a_row_error(damage, message, tmp_path, rubrics):
+    path = _write(tmp_path, "03_vae.ipynb", damage(_read("03_vae.ipynb")))
+    report = labkit.grade_notebook(path, rubrics)
+    assert report.error and message in report.error
+    assert report.items == [] and report.points == 0
+
+
+def test_bad_json_and_binary_files_are_row_errors(tmp_path, rubrics):
+    truncated = tmp_path / "03_vae.ipynb"
+    truncated.write_text((NOTEBOOK_DIR / "03_vae.ipynb").read_text()[:5000])
+    assert "not valid JSON" in labkit.grade_notebook(truncated, rubrics).error
+    binary = tmp_path / "image.ipynb"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    assert "not UTF-8 text" in labkit.grade_notebook(binary, rubrics).error
+
+
+def test_a_file_over_the_size_limit_is_not_read(rubrics):
+    report = labkit.grade_notebook(NOTEBOOK_DIR / "03_vae.ipynb", rubrics, max_megabytes=0.01)
+    assert "over the grader's limit of 0.01 MB" in report.error
+
+
+def test_the_lab_can_be_forced_and_a_mismatch_is_reported(tmp_path, rubrics):
+    notebook = _no_lab_record(_read("03_vae.ipynb"))
+    path = _write(tmp_path, "homework.ipynb", notebook)
+    assert labkit.grade_notebook(path, rubrics, lab="03_vae").lab == "03_vae"
+    wrong = labkit.grade_notebook(NOTEBOOK_DIR / "03_vae.ipynb", rubrics, lab="02_autoencoder")
+    assert "the notebook of 03_vae, not 02_autoencoder" in wrong.error
+    with pytest.raises(ValueError, match="no rubric for lab '07_gan'"):
+        labkit.grade_notebook(path, rubrics, lab="07_gan")
+
+
+@pytest.mark.parametrize(
+    "rubric, message",
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"labs": {}}', "needs a 'labs' object"),
+        ('{"labs": {"03_vae": [{"id": "x", "points": 1, "check": "magic"}]}}', "unknown check"),
+        (
+            '{"labs": {"03_vae": [{"id": "x", "points": 0, "check": "ran_without_errors"}]}}',
+            "'points' must be a positive number",
+        ),
+        (
+            '{"labs": {"03_vae": [{"id": "x", "points": 1, "check": "result_at_most",'
+            ' "result": "loss"}]}}',
+            "needs max",
+        ),
+        (
+            '{"labs": {"vae": [{"id": "x", "points": 1, "check": "ran_without_errors"}]}}',
+            "needs a name like '03_vae'",
+        ),
+    ],
+)
+def test_a_bad_rubric_file_names_its_problem(rubric, message, tmp_path):
+    path = tmp_path / "rubric.json"
+    path.write_text(rubric)
+    with pytest.raises(ValueError, match=message):
+        labkit.load_rubrics(path)
+
+
+def test_find_submissions_searches_folders_and_skips_checkpoints(tmp_path):
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / ".ipynb_checkpoints").mkdir()
+    for name in ["alice/03_vae.ipynb", "alice/.ipynb_checkpoints/03_vae.ipynb", "bob.ipynb"]:
+        (tmp_path / name).write_text("{}")
+    found = labkit.find_submissions([tmp_path])
+    assert found == [tmp_path / "alice" / "03_vae.ipynb", tmp_path / "bob.ipynb"]
+    with pytest.raises(FileNotFoundError, match="No file or folder"):
+        labkit.find_submissions([tmp_path / "missing"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="No notebooks"):
+        labkit.find_submissions([tmp_path / "empty"])
+
+
+def _tiny_notebook(*sources: str) -> dict:
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": "# Lab 01 · tiny"}]
+    cells += [
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "source": source,
+            "outputs": [],
+            "execution_count": None,
+        }
+        for source in sources
+    ]
+    return {"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": cells}
+
+
+@pytest.mark.parametrize(
+    "options, limit",
+    [
+        ({"cell_timeout": 2, "total_timeout": 60}, "the per-cell limit of 2 s"),
+        ({"cell_timeout": 60, "total_timeout": 3}, "the total limit of 3 s"),
+    ],
+)
+def test_execution_stops_a_hanging_notebook_and_reports_it(options, limit, tmp_path, rubrics):
+    path = _write(tmp_path, "01_hang.ipynb", _tiny_notebook("print('PASS')", "while True: pass"))
+    before = path.read_bytes()
+    report = labkit.grade_notebook(path, rubrics, execute=True, **options)
+    assert report.error is None
+    assert report.execution_note == f"stopped in cell 3, which ran past {limit}"
+    assert "data_checks" not in _lost(report)  # the cell before the hang ran and printed PASS
+    assert "ran_without_errors" in _lost(report)
+    assert path.read_bytes() == before  # the student's file is never written

@@ -1,0 +1,152 @@
+"""labkit.release: student versions without solutions, which then fail the exercise items."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import labkit
+from labkit.release import ANSWER_PLACEHOLDER
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+SOLUTION = re.compile(r"### BEGIN SOLUTION.*?\n(.*?)### END SOLUTION", re.DOTALL)
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    return labkit.release_notebooks(NOTEBOOK_DIR, out)
+
+
+def test_every_notebook_is_released_with_its_solutions_replaced(released):
+    assert [item.released.name for item in released] == [
+        path.name for path in sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    ]
+    for item in released:
+        # One exercise solution, the Observations and the Result in every lab.
+        assert item.solutions_replaced == 3, item.source.name
+
+
+def test_released_notebooks_hold_no_solution_text(released):
+    for item in released:
+        instructor = json.loads(item.source.read_text())
+        text = item.released.read_text()
+        assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+        text = "\n".join(_source(cell) for cell in json.loads(text)["cells"])
+        solutions = [
+            body for cell in instructor["cells"] for body in SOLUTION.findall(_source(cell))
+        ]
+        assert solutions
+        for body in solutions:
+            for line in map(str.strip, body.splitlines()):
+                if len(line) > 12:  # not a lone ")" that any code has
+                    assert line not in text, (item.source.name, line)
+        observations = next(
+            _source(cell)
+            for cell in instructor["cells"]
+            if _source(cell).startswith("## Observations")
+        )
+        assert max(observations.splitlines(), key=len) not in text
+
+
+def test_released_notebooks_keep_everything_else_and_clear_outputs(released):
+    for item in released:
+        instructor = json.loads(item.source.read_text())
+        student = json.loads(item.released.read_text())
+        assert "widgets" not in student["metadata"]
+        assert student["metadata"]["labkit"] == instructor["metadata"]["labkit"]
+        assert len(student["cells"]) == len(instructor["cells"])
+        for theirs, ours in zip(instructor["cells"], student["cells"], strict=True):
+            if ours["cell_type"] == "code":
+                assert ours["outputs"] == [] and ours["execution_count"] is None
+            if "SOLUTION" not in _source(theirs):
+                assert _source(ours) == _source(theirs)
+            elif ours["cell_type"] == "markdown":
+                assert ANSWER_PLACEHOLDER in _source(ours)
+            else:
+                assert "raise NotImplementedError(" in _source(ours)
+
+
+def _code_notebook(source: str, execution_count: int | None = None) -> dict:
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "source": source}
+    return {"nbformat": 4, "metadata": {}, "cells": [{**cell, "execution_count": execution_count}]}
+
+
+def test_the_stub_raises_with_the_hint():
+    source = "def f(x):\n    ### BEGIN SOLUTION double it\n    return 2 * x\n    ### END SOLUTION\n"
+    notebook = _code_notebook(source, execution_count=3)
+    student, replaced = labkit.release_notebook(notebook)
+    assert replaced == 1
+    assert student["cells"][0]["source"] == (
+        "def f(x):\n    raise NotImplementedError('double it')\n"
+    )
+    namespace: dict = {}
+    exec(student["cells"][0]["source"], namespace)
+    with pytest.raises(NotImplementedError, match="double it"):
+        namespace["f"](1)
+    assert notebook["cells"][0]["execution_count"] == 3  # the instructor's copy is untouched
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("### BEGIN SOLUTION\nx = 1\n", "cell 1: the solution begun on line 1 has no end marker"),
+        ("x = 1\n### END SOLUTION\n", "cell 1: line 2 ends a solution that never began"),
+        (
+            "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n",
+            "line 2 begins a solution inside the one begun on line 1",
+        ),
+        ("x = 1  ### END SOLUTION\n", "misspelt or shares its line"),
+    ],
+)
+def test_unbalanced_markers_are_refused_and_nothing_is_written(source, message, tmp_path):
+    source_dir, out = tmp_path / "instructor", tmp_path / "student"
+    source_dir.mkdir()
+    good = {"nbformat": 4, "metadata": {}, "cells": []}
+    bad = _code_notebook(source)
+    (source_dir / "01_good.ipynb").write_text(json.dumps(good))
+    (source_dir / "02_bad.ipynb").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        labkit.release_notebooks(source_dir, out)
+    assert not out.exists()
+
+
+def test_releasing_over_the_source_is_refused():
+    with pytest.raises(ValueError, match="would overwrite the solutions"):
+        labkit.release_notebooks(NOTEBOOK_DIR, NOTEBOOK_DIR / ".." / "notebooks")
+
+
+def test_an_executed_student_version_fails_the_exercise_and_the_instructor_version_passes(
+    released, mnist_dir, monkeypatch
+):
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(mnist_dir))
+    monkeypatch.setenv("LABKIT_QUICK", "1")
+    student = next(item.released for item in released if item.released.name.startswith("01_"))
+    instructor = NOTEBOOK_DIR / student.name
+    reports = {
+        name: labkit.grade_notebook(path, execute=True, total_timeout=300)
+        for name, path in [("student", student), ("instructor", instructor)]
+    }
+    for report in reports.values():
+        assert report.error is None and report.execution_note is None
+    lost = {
+        name: {item.id for item in report.items if item.points < item.max_points}
+        for name, report in reports.items()
+    }
+    # Quick mode uses 6,000 images, so "full_data" fails for both; it is meant to.
+    assert lost["instructor"] == {"full_data"}
+    assert lost["student"] == {
+        "full_data",
+        "exercise_binarize",
+        "ran_without_errors",
+        "observations",
+        "result",
+    }
+    assert "NotImplementedError" in reports["student"].feedback()
