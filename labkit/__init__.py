@@ -35,6 +35,7 @@ from labkit.evaluation import (
     reconstruction_errors,
     sample_images,
 )
+from labkit.grading import GradeReport, find_submissions, grade_notebook, load_rubrics
 from labkit.models import (
     VAE,
     Autoencoder,
@@ -52,8 +53,22 @@ from labkit.plots import (
     plot_manifold,
     use_lab_style,
 )
-from labkit.reporting import format_table, history_table, read_results, report_results
-from labkit.training import train
+from labkit.release import release_notebook, release_notebooks
+from labkit.reporting import (
+    format_table,
+    history_table,
+    read_checks,
+    read_results,
+    report_check,
+    report_results,
+)
+from labkit.training import (
+    STEPS_PER_EXECUTION,
+    compile_for_training,
+    image_batches,
+    learning_rate_schedule,
+    train,
+)
 from labkit.widgets import InterpolationExplorer, LatentExplorer
 
 __version__ = "0.1.0"
@@ -64,8 +79,10 @@ __all__ = [
     "MNIST_FILES",
     "NUM_CLASSES",
     "NUM_PIXELS",
+    "STEPS_PER_EXECUTION",
     "VAE",
     "Autoencoder",
+    "GradeReport",
     "InterpolationExplorer",
     "LabData",
     "LabSettings",
@@ -76,27 +93,37 @@ __all__ = [
     "active_units",
     "build_autoencoder",
     "build_vae",
+    "compile_for_training",
     "decode",
     "encode",
     "evaluate_autoencoder",
     "evaluate_vae",
+    "find_submissions",
     "fit_projection",
     "format_table",
+    "grade_notebook",
     "history_table",
+    "image_batches",
     "interpolate",
     "iwae_negative_log_likelihood",
     "kl_divergence",
+    "learning_rate_schedule",
     "load_lab_data",
     "load_mnist",
+    "load_rubrics",
     "load_settings",
     "manifold_grid",
     "plot_history",
     "plot_image_rows",
     "plot_latent_space",
     "plot_manifold",
+    "read_checks",
     "read_results",
     "reconstruct",
     "reconstruction_errors",
+    "release_notebook",
+    "release_notebooks",
+    "report_check",
     "report_results",
     "runtime_summary",
     "sample_images",

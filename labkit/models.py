@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from labkit.backend import keras, tf
 from labkit.config import NUM_PIXELS
 
@@ -29,6 +31,8 @@ AUTOENCODER_HIDDEN_DIMS = (128, 64)  # the lab's 784-128-64-32-64-128-784
 AUTOENCODER_LATENT_DIM = 32
 VAE_HIDDEN_DIMS = (512,)  # the lab's 784-512-2-512-784
 VAE_LATENT_DIM = 2
+
+PIXEL_MEAN_CLIP = 1e-3  # keeps logit(pixel mean) finite for always-black border pixels
 
 # Seed of the noise used when the model is not training, so that evaluating the same weights on
 # the same data always gives the same loss (see Sampling).
@@ -53,10 +57,33 @@ def _dense_stack(inputs, sizes: Sequence[int], prefix: str):
     return hidden
 
 
-def _build_decoder(latent_dim: int, hidden_dims: Sequence[int], output_dim: int) -> keras.Model:
+def _output_bias(pixel_means, output_dim: int):
+    # logit(mean) makes the untrained decoder output the mean image, so training starts from the
+    # average digit instead of a grey 0.5 everywhere (a common start for Bernoulli decoders).
+    # Means are clipped away from 0 and 1, where the logit is infinite.
+    if pixel_means is None:
+        return "zeros"
+    means = np.asarray(pixel_means, dtype="float64")
+    if means.shape != (output_dim,) or not np.all(np.isfinite(means)):
+        raise ValueError(
+            f"pixel_means must be {output_dim} finite values, the mean of each pixel over the "
+            f"training images (x_train.mean(axis=0)). Received shape {means.shape}."
+        )
+    means = np.clip(means, PIXEL_MEAN_CLIP, 1 - PIXEL_MEAN_CLIP)
+    return keras.initializers.Constant(np.log(means / (1 - means)).astype("float32"))
+
+
+def _build_decoder(
+    latent_dim: int, hidden_dims: Sequence[int], output_dim: int, pixel_means=None
+) -> keras.Model:
     latent_inputs = keras.Input(shape=(latent_dim,), name="z")
     hidden = _dense_stack(latent_inputs, hidden_dims, "decoder")
-    outputs = keras.layers.Dense(output_dim, activation="sigmoid", name="reconstruction")(hidden)
+    outputs = keras.layers.Dense(
+        output_dim,
+        activation="sigmoid",
+        bias_initializer=_output_bias(pixel_means, output_dim),
+        name="reconstruction",
+    )(hidden)
     return keras.Model(latent_inputs, outputs, name="decoder")
 
 
@@ -101,6 +128,7 @@ def build_autoencoder(
     latent_dim: int = AUTOENCODER_LATENT_DIM,
     hidden_dims: Sequence[int] = AUTOENCODER_HIDDEN_DIMS,
     input_dim: int = NUM_PIXELS,
+    pixel_means=None,
 ) -> Autoencoder:
     """Build the lab's plain autoencoder (uncompiled).
 
@@ -112,13 +140,16 @@ def build_autoencoder(
         latent_dim: Size of the bottleneck (32 in the lab; 2 to compare with the 2-D VAE).
         hidden_dims: Encoder hidden sizes, outermost first; the decoder uses them reversed.
         input_dim: Pixels per image (784 for flattened MNIST).
+        pixel_means: Optional ``(input_dim,)`` mean of each pixel over the training images;
+            given, the output layer's bias starts at their logit, so the untrained model
+            outputs the mean image (training then starts closer to its goal).
 
     Returns:
         An :class:`Autoencoder` with ``encoder`` (input_dim -> latent_dim) and ``decoder``
         (latent_dim -> input_dim) sub-models.
 
     Raises:
-        ValueError: A size is not a positive integer.
+        ValueError: A size is not a positive integer, or ``pixel_means`` has the wrong shape.
     """
     hidden_dims = tuple(hidden_dims)
     _check_sizes(latent_dim, hidden_dims, input_dim)
@@ -126,7 +157,7 @@ def build_autoencoder(
     hidden = _dense_stack(inputs, hidden_dims, "encoder")
     code = keras.layers.Dense(latent_dim, name="code")(hidden)
     encoder = keras.Model(inputs, code, name="encoder")
-    decoder = _build_decoder(latent_dim, hidden_dims[::-1], input_dim)
+    decoder = _build_decoder(latent_dim, hidden_dims[::-1], input_dim, pixel_means)
     autoencoder = Autoencoder(encoder, decoder, name="autoencoder")
     autoencoder.build((None, input_dim))
     return autoencoder
@@ -265,6 +296,7 @@ def build_vae(
     hidden_dims: Sequence[int] = VAE_HIDDEN_DIMS,
     input_dim: int = NUM_PIXELS,
     beta: float = 1.0,
+    pixel_means=None,
 ) -> VAE:
     """Build the lab's VAE (uncompiled; compile it with an optimizer only).
 
@@ -277,12 +309,16 @@ def build_vae(
         hidden_dims: Encoder hidden sizes, outermost first; the decoder uses them reversed.
         input_dim: Pixels per image (784 for flattened MNIST).
         beta: Weight of the KL term (1 gives the ELBO; other values give a beta-VAE).
+        pixel_means: Optional ``(input_dim,)`` mean of each pixel over the training images
+            (``data.x_train.mean(axis=0)``); given, the decoder's output bias starts at their
+            logit, so the untrained decoder outputs the mean image.
 
     Returns:
         A :class:`VAE` whose ``encoder`` returns ``[z_mean, z_log_var, z]``.
 
     Raises:
-        ValueError: A size is not a positive integer, or ``beta`` is negative.
+        ValueError: A size is not a positive integer, ``beta`` is negative, or
+            ``pixel_means`` has the wrong shape.
     """
     hidden_dims = tuple(hidden_dims)
     _check_sizes(latent_dim, hidden_dims, input_dim)
@@ -292,7 +328,7 @@ def build_vae(
     z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(hidden)
     z = Sampling(name="z")([z_mean, z_log_var])
     encoder = keras.Model(inputs, [z_mean, z_log_var, z], name="encoder")
-    decoder = _build_decoder(latent_dim, hidden_dims[::-1], input_dim)
+    decoder = _build_decoder(latent_dim, hidden_dims[::-1], input_dim, pixel_means)
     vae = VAE(encoder, decoder, beta=beta, name="vae")
     vae.build((None, input_dim))
     return vae

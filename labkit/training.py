@@ -1,19 +1,145 @@
-"""Training the lab's models with the lab's settings, for notebooks that compare several.
+"""The kit's training recipe: Adam with a warm-up and cosine decay, compiled with XLA.
 
-Notebooks 02 and 03 write ``compile`` and ``fit`` out in full, since that is what they teach;
-notebooks 04 and 05 train several models on the same footing and call :func:`train` instead.
+Notebooks 02 and 03 write ``compile`` and ``fit`` out in full, since that is what they teach,
+using :func:`learning_rate_schedule`; notebooks 04 and 05 train several models on the same
+footing and call :func:`train` instead.
+
+Why this recipe (measured in ``benchmarks/``, numbers in the README):
+
+* The learning rate rises from a tenth of its peak to the peak over the first epoch (large
+  steps on an untrained network can blow up), then follows a half cosine down to zero at the
+  last step. In the lab's 10 epochs this reaches a lower test loss than Adam's constant default
+  of 1e-3, which is still far from converged when training stops.
+* ``jit_compile=True`` compiles each training step with XLA, which fuses the many small
+  element-wise operations (sigmoid, cross-entropy, KL, Adam's updates) into a few loops and
+  runs the step as one program instead of scheduling each operation on TensorFlow's threads.
+  It computes the same functions.
+* ``steps_per_execution`` runs several batches per call from Python into TensorFlow, and
+  :func:`image_batches` feeds the batches from a ``tf.data`` pipeline that shuffles indices
+  and gathers whole batches, instead of Keras's general NumPy adapter. Each saves about a
+  tenth of an epoch on 2 cores; neither changes a number.
 """
 
 from __future__ import annotations
 
-from labkit.backend import keras
+import math
+
+import numpy as np
+
+from labkit.backend import keras, tf
 from labkit.config import LabSettings
 from labkit.data import LabData
 from labkit.models import VAE, EncoderDecoderModel
 
-__all__ = ["LEARNING_RATE", "train"]
+__all__ = [
+    "PEAK_LEARNING_RATE",
+    "STEPS_PER_EXECUTION",
+    "WARMUP_EPOCHS",
+    "compile_for_training",
+    "image_batches",
+    "learning_rate_schedule",
+    "train",
+]
 
-LEARNING_RATE = 1e-3  # Adam's default, as in the lab
+PEAK_LEARNING_RATE = 6e-3
+WARMUP_EPOCHS = 1
+WARMUP_START_FRACTION = 0.1  # the warm-up starts at a tenth of the peak
+STEPS_PER_EXECUTION = 16  # batches per call into TensorFlow
+
+
+def image_batches(
+    images: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle_seed: int | None = None,
+    with_targets: bool = False,
+) -> tf.data.Dataset:
+    """Batches of ``images`` for ``fit`` or ``evaluate``, reshuffled every epoch when seeded.
+
+    Each epoch shuffles the image *indices* (with ``shuffle_seed``, so the same seed gives the
+    same batches) and gathers each batch in one operation, ahead of the model.
+
+    Args:
+        images: ``(num_images, num_pixels)`` float32 array.
+        batch_size: Images per batch; the last batch may be smaller.
+        shuffle_seed: Seed of the order; ``None`` keeps the images in order (validation).
+        with_targets: Yield ``(images, images)`` pairs, for an autoencoder trained on MSE.
+
+    Returns:
+        A ``tf.data.Dataset`` of float32 batches (or pairs of them).
+
+    Raises:
+        ValueError: ``images`` is not a non-empty 2-D array, or ``batch_size`` is not positive.
+    """
+    images = np.asarray(images)
+    if images.ndim != 2 or len(images) == 0:
+        raise ValueError(
+            f"images must be a non-empty array of shape (num_images, num_pixels). Received "
+            f"shape {images.shape}; flatten 28x28 images with images.reshape(len(images), -1)."
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer. Received: {batch_size!r}.")
+    all_images = tf.data.Dataset.from_tensors(tf.convert_to_tensor(images, tf.float32)).repeat()
+    indices = tf.data.Dataset.range(len(images))
+    if shuffle_seed is not None:
+        indices = indices.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+    batches = tf.data.Dataset.zip(indices.batch(batch_size), all_images).map(
+        lambda batch_indices, source: tf.gather(source, batch_indices)
+    )
+    if with_targets:
+        batches = batches.map(lambda batch: (batch, batch))
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def learning_rate_schedule(
+    num_epochs: int, steps_per_epoch: int, peak_learning_rate: float = PEAK_LEARNING_RATE
+) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Warm-up over the first epoch to ``peak_learning_rate``, then cosine decay to zero.
+
+    Args:
+        num_epochs: Epochs the model will train for; the decay ends with the last of them.
+        steps_per_epoch: Batches per epoch, ``ceil(num_images / batch_size)``.
+        peak_learning_rate: The largest learning rate, reached at the end of the warm-up.
+
+    Returns:
+        A Keras schedule: pass it to an optimizer as ``learning_rate``.
+
+    Raises:
+        ValueError: A count is not a positive integer, or the rate is not positive.
+    """
+    for name, value in [("num_epochs", num_epochs), ("steps_per_epoch", steps_per_epoch)]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}.")
+    if not peak_learning_rate > 0:
+        raise ValueError(f"peak_learning_rate must be positive. Received: {peak_learning_rate!r}.")
+    warmup_steps = min(WARMUP_EPOCHS, num_epochs - 1) * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=peak_learning_rate * WARMUP_START_FRACTION,
+        warmup_target=peak_learning_rate,
+        warmup_steps=warmup_steps,
+        decay_steps=num_epochs * steps_per_epoch - warmup_steps,
+    )
+
+
+def compile_for_training(
+    model: EncoderDecoderModel,
+    *,
+    num_epochs: int,
+    steps_per_epoch: int,
+    peak_learning_rate: float = PEAK_LEARNING_RATE,
+) -> None:
+    """Compile ``model`` with the kit's recipe: Adam on :func:`learning_rate_schedule`, XLA.
+
+    A VAE trains on its own loss (negative ELBO, nats per image); an autoencoder on the mean
+    squared error, as the lab does.
+    """
+    schedule = learning_rate_schedule(num_epochs, steps_per_epoch, peak_learning_rate)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule),
+        loss=None if isinstance(model, VAE) else "mse",
+        jit_compile=True,
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
 
 
 def train(
@@ -21,31 +147,33 @@ def train(
     data: LabData,
     settings: LabSettings,
     *,
-    learning_rate: float = LEARNING_RATE,
+    peak_learning_rate: float = PEAK_LEARNING_RATE,
     verbose: int = 0,
 ) -> dict[str, list[float]]:
-    """Compile ``model`` with Adam and train it on ``data.x_train``, validating on ``data.x_val``.
+    """Compile ``model`` (:func:`compile_for_training`) and train it on ``data.x_train``.
 
-    A VAE trains on its own loss (negative ELBO, nats per image); an autoencoder on the mean
-    squared error, as the lab does. Epochs and batch size come from ``settings``.
+    It validates on ``data.x_val`` after every epoch. Epochs and batch size come from
+    ``settings``.
 
     Returns:
         The Keras history dict: ``loss`` and ``val_loss`` per epoch, and for a VAE also
         ``reconstruction_loss``, ``kl_loss`` and their ``val_`` versions.
     """
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
-    if isinstance(model, VAE):
-        model.compile(optimizer=optimizer)
-        targets, validation = (), (data.x_val,)
-    else:
-        model.compile(optimizer=optimizer, loss="mse")
-        targets, validation = (data.x_train,), (data.x_val, data.x_val)
+    steps_per_epoch = math.ceil(len(data.x_train) / settings.batch_size)
+    compile_for_training(
+        model,
+        num_epochs=settings.num_epochs,
+        steps_per_epoch=steps_per_epoch,
+        peak_learning_rate=peak_learning_rate,
+    )
+    autoencoder = not isinstance(model, VAE)
     history = model.fit(
-        data.x_train,
-        *targets,
-        validation_data=validation,
+        image_batches(
+            data.x_train, settings.batch_size, shuffle_seed=settings.seed, with_targets=autoencoder
+        ),
+        validation_data=image_batches(data.x_val, settings.batch_size, with_targets=autoencoder),
         epochs=settings.num_epochs,
-        batch_size=settings.batch_size,
+        shuffle=False,  # image_batches reshuffles every epoch itself
         verbose=verbose,
     )
     return history.history

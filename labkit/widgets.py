@@ -117,7 +117,11 @@ class LatentExplorer(_SnapshotBox):
         self._holding = False
         for slider in self.sliders:
             slider.observe(self._on_slider, names="value")
-        super().__init__([widgets.HBox([self.digit_view, self.position_view]), *self.sliders])
+        # flex-start: each picture keeps its own height instead of stretching to the row's.
+        pictures = widgets.HBox(
+            [self.digit_view, self.position_view], layout=widgets.Layout(align_items="flex-start")
+        )
+        super().__init__([pictures, *self.sliders])
         self.update()
 
     def _render_scatter(self, latents: np.ndarray, labels: np.ndarray):

@@ -127,20 +127,47 @@ def test_beta_weights_the_kl_term(mnist_subset):
     assert losses["loss"] == pytest.approx(expected, rel=1e-5)
 
 
-def _one_epoch_history(images: np.ndarray, seed: int) -> dict:
+def _one_epoch(images: np.ndarray, seed: int) -> tuple[dict, list[np.ndarray]]:
     labkit.seed_everything(seed)
-    vae = labkit.build_vae()
-    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3))
-    return vae.fit(images, epochs=1, batch_size=128, verbose=0).history
+    vae = labkit.build_vae(pixel_means=images.mean(axis=0))
+    labkit.compile_for_training(vae, num_epochs=1, steps_per_epoch=16)  # with XLA
+    history = vae.fit(images, epochs=1, batch_size=128, verbose=0).history
+    return history, [keras.ops.convert_to_numpy(weight) for weight in vae.weights]
 
 
-def test_same_seed_same_loss_after_an_epoch(mnist_subset):
+def test_same_seed_same_loss_and_weights_after_an_epoch(mnist_subset):
     images = mnist_subset["x_train"][:2_000]
-    first = _one_epoch_history(images, seed=5)
-    again = _one_epoch_history(images, seed=5)
-    other = _one_epoch_history(images, seed=6)
+    first, first_weights = _one_epoch(images, seed=5)
+    again, again_weights = _one_epoch(images, seed=5)
+    other, _ = _one_epoch(images, seed=6)
     assert first == again
+    for mine, theirs in zip(first_weights, again_weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
     assert first["loss"] != other["loss"]
+
+
+@pytest.mark.parametrize("build", [labkit.build_vae, labkit.build_autoencoder])
+def test_pixel_means_start_the_decoder_at_the_mean_image(build, mnist_subset):
+    means = mnist_subset["x_train"].mean(axis=0)
+    model = build(latent_dim=2, pixel_means=means)
+    layer = model.decoder.get_layer("reconstruction")
+    clipped = np.clip(means, 1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer.bias),
+        np.log(clipped / (1 - clipped)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
+    outputs = keras.ops.convert_to_numpy(model.decoder(np.zeros((1, 2), "float32")))
+    np.testing.assert_allclose(outputs[0], clipped, rtol=1e-4)
+    assert build(latent_dim=2).count_params() == model.count_params()
+
+
+@pytest.mark.parametrize("means", [np.zeros(10), np.full(784, np.nan)])
+def test_bad_pixel_means_are_rejected(means):
+    with pytest.raises(ValueError, match="pixel_means must be 784 finite values"):
+        labkit.build_vae(pixel_means=means)
 
 
 def test_autoencoder_training_lowers_the_mse(mnist_subset):

@@ -1,0 +1,265 @@
+"""Training speed and quality: the lab's own Keras VAE against the kit's, side by side.
+
+Both models are the lab's 784-512-2 VAE trained on the full MNIST training set (60,000 images)
+with batch size 256, in one process. Their epochs alternate (reference, kit; then kit,
+reference; ...), so both see the same machine load. It prints the median seconds per epoch of
+each (the first epoch, which traces and compiles, is shown apart), their ratio, and each model's
+test negative ELBO after the last epoch, computed by one function with the same noise.
+
+With ``--startup`` it also measures, each in fresh processes: the import time of ``labkit``
+against ``import keras`` alone, the time to build the models, and the peak memory (maximum
+resident set size) of a training run of each model.
+
+Usage (from the checkout's root, MNIST located as for the notebooks):
+
+    LABKIT_DATA_DIR=../shared/data/mnist python benchmarks/benchmark_training.py --startup
+
+The reference below is the lab's code written plainly, as the lab wrote it, in Keras 3 (the
+Keras VAE example's structure with the lab's dense layers), except for one line: its sampling
+uses exp(0.5 * z_log_var), not the lab's exp(z_log_var), so that both models optimise the
+same objective and their ELBOs can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import labkit
+from labkit.backend import keras, tf
+
+BATCH_SIZE = 256  # the lab's batch size: the benchmark's definition of an epoch
+EVALUATION_NOISE_SEED = 2024
+
+
+# --- The lab's code, written plainly ---------------------------------------------------------
+
+
+class ReferenceSampling(keras.layers.Layer):
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        epsilon = keras.random.normal(shape=tf.shape(z_mean))
+        return z_mean + tf.exp(0.5 * z_log_var) * epsilon
+
+
+class ReferenceVAE(keras.Model):
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.total_loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.total_loss_tracker]
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            z_mean, z_log_var, z = self.encoder(data)
+            reconstruction = self.decoder(z)
+            reconstruction_loss = tf.reduce_mean(
+                tf.reduce_sum(keras.ops.binary_crossentropy(data, reconstruction), axis=-1)
+            )
+            kl_loss = -0.5 * (1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var))
+            kl_loss = tf.reduce_mean(tf.reduce_sum(kl_loss, axis=1))
+            total_loss = reconstruction_loss + kl_loss
+        grads = tape.gradient(total_loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
+        self.total_loss_tracker.update_state(total_loss)
+        return {"loss": self.total_loss_tracker.result()}
+
+
+def build_reference_vae(latent_dim=2):
+    encoder_inputs = keras.Input(shape=(784,))
+    x = keras.layers.Dense(512, activation="relu")(encoder_inputs)
+    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
+    z = ReferenceSampling()([z_mean, z_log_var])
+    encoder = keras.Model(encoder_inputs, [z_mean, z_log_var, z], name="encoder")
+    latent_inputs = keras.Input(shape=(latent_dim,))
+    x = keras.layers.Dense(512, activation="relu")(latent_inputs)
+    decoder_outputs = keras.layers.Dense(784, activation="sigmoid")(x)
+    decoder = keras.Model(latent_inputs, decoder_outputs, name="decoder")
+    vae = ReferenceVAE(encoder, decoder)
+    vae.compile(optimizer=keras.optimizers.Adam())
+    return vae
+
+
+# --- The kit's VAE, trained with the kit's recipe ----------------------------------------------
+
+
+def build_kit_vae(x_train: np.ndarray, num_epochs: int, batch_size: int) -> labkit.VAE:
+    vae = labkit.build_vae(pixel_means=x_train.mean(axis=0))
+    labkit.compile_for_training(
+        vae, num_epochs=num_epochs, steps_per_epoch=math.ceil(len(x_train) / batch_size)
+    )
+    return vae
+
+
+# --- Measuring ---------------------------------------------------------------------------------
+
+
+def test_negative_elbo(model, images: np.ndarray) -> float:
+    """One-sample negative ELBO in nats per image, with the same noise for every model."""
+    z_mean, z_log_var, _ = (np.asarray(part) for part in model.encoder.predict(images, verbose=0))
+    noise = np.random.default_rng(EVALUATION_NOISE_SEED).standard_normal(z_mean.shape)
+    z = z_mean + np.exp(0.5 * z_log_var) * noise
+    probabilities = np.clip(model.decoder.predict(z, verbose=0), 1e-7, 1 - 1e-7)
+    cross_entropy = -np.sum(
+        images * np.log(probabilities) + (1 - images) * np.log(1 - probabilities), axis=1
+    )
+    kl = -0.5 * np.sum(1 + z_log_var - z_mean**2 - np.exp(z_log_var), axis=1)
+    return float(np.mean(cross_entropy + kl))
+
+
+def train_side_by_side(x_train, x_test, num_epochs: int, batch_size: int) -> dict:
+    seed = labkit.load_settings().seed
+    labkit.seed_everything(seed)
+    models = {
+        "reference": build_reference_vae(),
+        "kit": build_kit_vae(x_train, num_epochs, batch_size),
+    }
+    # The lab fits on the NumPy array; the kit on its tf.data pipeline.
+    inputs = {
+        "reference": {"x": x_train, "batch_size": batch_size},
+        "kit": {
+            "x": labkit.image_batches(x_train, batch_size, shuffle_seed=seed),
+            "shuffle": False,
+        },
+    }
+    seconds = {name: [] for name in models}
+    for epoch in range(num_epochs):
+        order = list(models) if epoch % 2 == 0 else list(models)[::-1]
+        for name in order:
+            started = time.perf_counter()
+            models[name].fit(**inputs[name], epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+            seconds[name].append(time.perf_counter() - started)
+        print(
+            f"  epoch {epoch + 1:>2}: "
+            + ", ".join(f"{name} {seconds[name][-1]:.2f} s" for name in models),
+            flush=True,
+        )
+    return {
+        name: {
+            "first_epoch_seconds": seconds[name][0],
+            "median_epoch_seconds": statistics.median(seconds[name][1:] or seconds[name]),
+            "fastest_epoch_seconds": min(seconds[name][1:] or seconds[name]),
+            "slowest_epoch_seconds": max(seconds[name][1:] or seconds[name]),
+            "test_negative_elbo": test_negative_elbo(model, x_test),
+        }
+        for name, model in models.items()
+    }
+
+
+def _python(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def measure_startup(repeats: int) -> dict:
+    """Import and build times (medians over fresh processes), and peak memory of training."""
+    timer = "import time; started = time.perf_counter(); {}; print(time.perf_counter() - started)"
+    results = {"import keras (s)": [], "import labkit (s)": []}
+    for _ in range(repeats):  # alternate, so both see the same load
+        results["import keras (s)"].append(float(_python(timer.format("import keras"))))
+        results["import labkit (s)"].append(float(_python(timer.format("import labkit"))))
+    build = (
+        "import time, labkit, benchmarks.benchmark_training as b; times = []\n"
+        "for _ in range(5):\n"
+        "    started = time.perf_counter(); {}; times.append(time.perf_counter() - started)\n"
+        "print(sorted(times)[2])"
+    )
+    results["build reference VAE (s)"] = [
+        float(_python(build.format("b.build_reference_vae()"))) for _ in range(repeats)
+    ]
+    results["build kit VAE (s)"] = [
+        float(_python(build.format("labkit.build_vae()"))) for _ in range(repeats)
+    ]
+    summary = {name: statistics.median(values) for name, values in results.items()}
+    for name in ("reference", "kit"):
+        summary[f"peak memory while training, {name} (MiB)"] = float(
+            _python(
+                "import benchmarks.benchmark_training as b; "
+                f"print(b.peak_memory_of_training({name!r}))"
+            )
+        )
+    return summary
+
+
+def _peak_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # also kB on Linux
+
+
+def peak_memory_of_training(name: str) -> float:
+    """Peak RSS in MiB of a process while it trains one model for one epoch (all of MNIST).
+
+    Loading MNIST (decompressing and converting it) briefly needs more memory than training, so
+    the high-water mark is reset (Linux's /proc/self/clear_refs) once the data is loaded: the
+    number is the peak while training, the data included.
+    """
+    (x_train, _), _ = labkit.load_mnist()
+    labkit.seed_everything(labkit.load_settings().seed)
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    if name == "reference":
+        build_reference_vae().fit(x_train, epochs=1, batch_size=BATCH_SIZE, verbose=0)
+    else:
+        batches = labkit.image_batches(x_train, BATCH_SIZE, shuffle_seed=0)
+        build_kit_vae(x_train, 1, BATCH_SIZE).fit(batches, epochs=1, shuffle=False, verbose=0)
+    return _peak_rss_mib()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=10, help="epochs per model (default 10)")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument(
+        "--startup", action="store_true", help="also measure import and build times and peak memory"
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="fresh processes per startup time")
+    parser.add_argument("--json", help="also write the numbers to this file")
+    arguments = parser.parse_args(argv)
+
+    print("Machine:", json.dumps(labkit.runtime_summary()))
+    (x_train, _), (x_test, _) = labkit.load_mnist()
+    print(
+        f"Training both VAEs for {arguments.epochs} epochs on {len(x_train)} images, "
+        f"batch size {arguments.batch_size}, alternating:"
+    )
+    results = train_side_by_side(x_train, x_test, arguments.epochs, arguments.batch_size)
+    reference, kit = results["reference"], results["kit"]
+    rows = [
+        ["first epoch (s)", reference["first_epoch_seconds"], kit["first_epoch_seconds"]],
+        ["median epoch (s)", reference["median_epoch_seconds"], kit["median_epoch_seconds"]],
+        ["fastest epoch (s)", reference["fastest_epoch_seconds"], kit["fastest_epoch_seconds"]],
+        ["slowest epoch (s)", reference["slowest_epoch_seconds"], kit["slowest_epoch_seconds"]],
+        ["test negative ELBO (nats)", reference["test_negative_elbo"], kit["test_negative_elbo"]],
+    ]
+    print(labkit.format_table(["", "lab reference", "kit"], rows))
+    speedup = reference["median_epoch_seconds"] / kit["median_epoch_seconds"]
+    print(f"speed-up of the kit's epoch: {speedup:.2f}x")
+    results["speedup"] = speedup
+    if arguments.startup:
+        startup = measure_startup(arguments.repeats)
+        print(labkit.format_table(["measure", "median"], list(startup.items())))
+        results["startup"] = startup
+    if arguments.json:
+        with open(arguments.json, "w") as file:
+            json.dump(results, file, indent=2)
+
+
+if __name__ == "__main__":
+    main()

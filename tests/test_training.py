@@ -1,0 +1,108 @@
+"""labkit.training: the learning-rate schedule, XLA compilation, and the train() helper."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import labkit
+from labkit.backend import keras
+from labkit.config import load_settings
+from labkit.data import LabData
+from labkit.training import PEAK_LEARNING_RATE, compile_for_training, learning_rate_schedule
+
+
+def _rates(schedule, steps) -> np.ndarray:
+    return np.array([float(schedule(step)) for step in steps])
+
+
+def test_schedule_warms_up_over_one_epoch_then_decays_to_zero():
+    schedule = learning_rate_schedule(num_epochs=10, steps_per_epoch=100, peak_learning_rate=4e-3)
+    start, peak, middle, end = _rates(schedule, [0, 100, 550, 1000])
+    assert start == pytest.approx(4e-4)  # a tenth of the peak
+    assert peak == pytest.approx(4e-3)
+    assert middle == pytest.approx(2e-3, rel=1e-3)  # halfway down the cosine: half the peak
+    assert end == pytest.approx(0.0, abs=1e-9)
+    warmup, decay = _rates(schedule, range(0, 101)), _rates(schedule, range(100, 1001))
+    assert np.all(np.diff(warmup) > 0) and np.all(np.diff(decay) <= 0)
+
+
+def test_schedule_for_one_epoch_only_decays():
+    rates = _rates(learning_rate_schedule(num_epochs=1, steps_per_epoch=10), [0, 10])
+    assert rates[0] == pytest.approx(PEAK_LEARNING_RATE) and rates[1] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"num_epochs": 0, "steps_per_epoch": 10}, "num_epochs must be a positive integer"),
+        ({"num_epochs": 2, "steps_per_epoch": 1.5}, "steps_per_epoch must be a positive integer"),
+        ({"num_epochs": 2, "steps_per_epoch": 10, "peak_learning_rate": 0}, "must be positive"),
+    ],
+)
+def test_schedule_rejects_bad_arguments(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        learning_rate_schedule(**arguments)
+
+
+@pytest.mark.parametrize("kind", ["vae", "autoencoder"])
+def test_models_compile_with_xla_after_seeding(kind):
+    # seed_everything must not switch on op determinism on a CPU: Keras would then turn XLA off.
+    labkit.seed_everything(0)
+    model = labkit.build_vae() if kind == "vae" else labkit.build_autoencoder()
+    compile_for_training(model, num_epochs=2, steps_per_epoch=10)
+    assert model.jit_compile is True
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(PEAK_LEARNING_RATE / 10)
+
+
+def test_train_follows_the_settings_and_lowers_the_validation_loss(mnist_subset):
+    data = LabData(**{name: mnist_subset[name][:2_000] for name in mnist_subset})
+    settings = load_settings({"LABKIT_QUICK": "1"})
+    labkit.seed_everything(0)
+    vae = labkit.build_vae(pixel_means=data.x_train.mean(axis=0))
+    history = labkit.train(vae, data, settings)
+    assert len(history["val_loss"]) == settings.num_epochs
+    assert history["val_loss"][-1] < history["val_loss"][0]
+    steps = int(vae.optimizer.iterations.numpy())
+    assert steps == settings.num_epochs * -(-len(data.x_train) // settings.batch_size)
+    # The schedule ends at zero on the last step.
+    assert float(vae.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    assert isinstance(vae.optimizer, keras.optimizers.Adam)
+
+
+def _epoch(dataset) -> list[np.ndarray]:
+    return [np.asarray(batch) for batch in dataset]
+
+
+def test_image_batches_cover_every_image_once_per_epoch_in_a_seeded_order():
+    images = np.arange(10 * 3, dtype=np.float32).reshape(10, 3)
+    batches = labkit.image_batches(images, 4, shuffle_seed=1)
+    first, second = _epoch(batches), _epoch(batches)
+    assert [len(batch) for batch in first] == [4, 4, 2]  # the last batch is smaller
+    for epoch in (first, second):
+        np.testing.assert_array_equal(np.sort(np.concatenate(epoch)[:, 0]), images[:, 0])
+    assert not np.array_equal(np.concatenate(first), np.concatenate(second))  # reshuffled
+    again = _epoch(labkit.image_batches(images, 4, shuffle_seed=1))
+    np.testing.assert_array_equal(np.concatenate(again), np.concatenate(first))
+    in_order = _epoch(labkit.image_batches(images, 4))
+    np.testing.assert_array_equal(np.concatenate(in_order), images)
+
+
+def test_image_batches_with_targets_yield_pairs():
+    images = np.random.default_rng(0).random((5, 784), dtype=np.float32)
+    inputs, targets = next(iter(labkit.image_batches(images, 5, with_targets=True)))
+    np.testing.assert_array_equal(np.asarray(inputs), images)
+    np.testing.assert_array_equal(np.asarray(targets), images)
+
+
+@pytest.mark.parametrize(
+    "images, batch_size, message",
+    [
+        (np.zeros((4, 28, 28)), 2, r"shape \(num_images, num_pixels\)"),
+        (np.zeros((0, 784)), 2, "non-empty"),
+        (np.zeros((4, 784)), 0, "batch_size must be a positive integer"),
+    ],
+)
+def test_image_batches_reject_bad_input(images, batch_size, message):
+    with pytest.raises(ValueError, match=message):
+        labkit.image_batches(images, batch_size)
