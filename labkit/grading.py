@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.release import ANSWER_PLACEHOLDER
-from labkit.reporting import read_checks, read_results
+from labkit.reporting import multiline_text, read_checks, read_results
 
 __all__ = [
     "DEFAULT_RUBRICS",
@@ -144,12 +144,6 @@ def _clip(text: str) -> str:
 # --- Reading a notebook ---
 
 
-def _text(value: object) -> str:
-    if isinstance(value, list):
-        return "".join(part for part in value if isinstance(part, str))
-    return value if isinstance(value, str) else ""
-
-
 @dataclass
 class _Section:
     markdown: list[str] = field(default_factory=list)
@@ -173,7 +167,7 @@ class _Submission:
                 continue
             if cell["cell_type"] != "markdown":
                 continue
-            for line in _text(cell.get("source")).splitlines():
+            for line in multiline_text(cell.get("source")).splitlines():
                 heading = _HEADING.match(line)
                 if heading:
                     level = len(heading[1])
@@ -255,7 +249,7 @@ def _lab_of(notebook: dict) -> str | None:
     if isinstance(record, dict) and isinstance(record.get("lab"), str):
         return record["lab"]
     for cell in notebook["cells"][:1]:
-        title = _LAB_TITLE.match(_text(cell.get("source")).lstrip())
+        title = _LAB_TITLE.match(multiline_text(cell.get("source")).lstrip())
         if cell["cell_type"] == "markdown" and title:
             return f"{int(title[1]):02d}"
     return None
@@ -333,7 +327,7 @@ def _figures(submission: _Submission, options: Mapping) -> _Outcome:
 
 def _no_failed_checks(submission: _Submission, options: Mapping) -> _Outcome:
     printed = "\n".join(
-        _text(output.get("text"))
+        multiline_text(output.get("text"))
         for _, cell in submission.code_cells()
         for output in _outputs(cell)
         if output.get("output_type") == "stream"

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.reporting import multiline_text
+
 __all__ = ["ANSWER_PLACEHOLDER", "ReleasedNotebook", "release_notebook", "release_notebooks"]
 
 ANSWER_PLACEHOLDER = "*Write your answer here.*"
@@ -40,11 +42,6 @@ class ReleasedNotebook:
     source: Path
     released: Path
     solutions_replaced: int
-
-
-def _source_text(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
 
 
 def _replace_solutions(text: str, kind: str, where: str) -> tuple[str, int]:
@@ -106,7 +103,9 @@ def release_notebook(notebook: dict, name: str = "notebook") -> tuple[dict, int]
         kind = cell.get("cell_type")
         if kind not in ("code", "markdown"):
             continue
-        text, replaced = _replace_solutions(_source_text(cell), kind, f"{name}, cell {index}")
+        text, replaced = _replace_solutions(
+            multiline_text(cell.get("source")), kind, f"{name}, cell {index}"
+        )
         cell["source"] = text
         total += replaced
         if kind == "code":

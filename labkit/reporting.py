@@ -137,6 +137,14 @@ def report_check(name: str, checks: Mapping[str, object]) -> _Check:
     return _Check(name.strip(), plain)
 
 
+def multiline_text(value: object) -> str:
+    """A notebook's text field as one string: files store sources and outputs either as one
+    string or as a list of lines; anything else (a damaged file) reads as empty."""
+    if isinstance(value, list):
+        return "".join(part for part in value if isinstance(part, str))
+    return value if isinstance(value, str) else ""
+
+
 def _rich_outputs(notebook: Mapping, mime_type: str) -> Iterator[Mapping]:
     # Every stored output of ``mime_type`` in a notebook, read defensively: grading reads
     # students' files, which may be damaged in any way.
