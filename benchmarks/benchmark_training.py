@@ -114,12 +114,10 @@ def test_negative_elbo(model, images: np.ndarray) -> float:
     z_mean, z_log_var, _ = (np.asarray(part) for part in model.encoder.predict(images, verbose=0))
     noise = np.random.default_rng(EVALUATION_NOISE_SEED).standard_normal(z_mean.shape)
     z = z_mean + np.exp(0.5 * z_log_var) * noise
-    probabilities = np.clip(model.decoder.predict(z, verbose=0), 1e-7, 1 - 1e-7)
-    cross_entropy = -np.sum(
-        images * np.log(probabilities) + (1 - images) * np.log(1 - probabilities), axis=1
-    )
-    kl = -0.5 * np.sum(1 + z_log_var - z_mean**2 - np.exp(z_log_var), axis=1)
-    return float(np.mean(cross_entropy + kl))
+    probabilities = model.decoder.predict(z, verbose=0)
+    cross_entropy = labkit.reconstruction_errors(images, probabilities)["reconstruction_bce"]
+    kl = keras.ops.convert_to_numpy(labkit.kl_divergence(z_mean, z_log_var))
+    return cross_entropy + float(np.mean(kl))
 
 
 def train_side_by_side(x_train, x_test, num_epochs: int, batch_size: int) -> dict:

@@ -10,7 +10,7 @@ import pytest
 import labkit
 from labkit.grading import CHECKS
 from labkit.release import ANSWER_PLACEHOLDER
-from labkit.reporting import CHECK_MIME_TYPE, RESULTS_MIME_TYPE
+from labkit.reporting import CHECK_MIME_TYPE, RESULTS_MIME_TYPE, multiline_text
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -32,7 +32,7 @@ def _write(folder: Path, name: str, notebook: dict) -> Path:
 
 
 def _source(cell: dict) -> str:
-    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    return multiline_text(cell["source"])
 
 
 def _cell_index(notebook: dict, text: str) -> int:

@@ -10,13 +10,14 @@ import pytest
 
 import labkit
 from labkit.release import ANSWER_PLACEHOLDER
+from labkit.reporting import multiline_text
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 SOLUTION = re.compile(r"### BEGIN SOLUTION.*?\n(.*?)### END SOLUTION", re.DOTALL)
 
 
 def _source(cell: dict) -> str:
-    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    return multiline_text(cell["source"])
 
 
 @pytest.fixture(scope="module")
