@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import random
 import sys
 from collections.abc import Iterator
 
-__all__ = ["keras", "runtime_summary", "seed_everything", "tf"]
+__all__ = ["keras", "runtime_summary", "seed_everything", "tf", "usable_cpu_count"]
 
 
 @contextlib.contextmanager
@@ -76,14 +77,31 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def usable_cpu_count() -> int:
+    """How many CPU cores this process may run on, on every platform.
+
+    ``os.process_cpu_count()`` (Python 3.13+) and ``os.sched_getaffinity`` (Linux only) respect
+    a container's or a job scheduler's CPU limit; macOS and Windows before 3.13 have neither, so
+    the machine's count is the best there is.
+    """
+    if hasattr(os, "process_cpu_count"):
+        count = os.process_cpu_count()
+    elif hasattr(os, "sched_getaffinity"):
+        count = len(os.sched_getaffinity(0))
+    else:
+        count = os.cpu_count()
+    return count or 1
+
+
 def runtime_summary() -> dict[str, str]:
     """Versions and devices, for the setup cell of each notebook and ``labkit check``."""
     gpus = tf.config.list_physical_devices("GPU")
     return {
         "python": sys.version.split()[0],
+        "platform": f"{platform.system()} {platform.machine()}",
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "keras backend": keras.backend.backend(),
         "devices": ", ".join(device.name for device in gpus)
-        or f"CPU only ({len(os.sched_getaffinity(0))} cores)",
+        or f"CPU only ({usable_cpu_count()} cores)",
     }

@@ -1,14 +1,22 @@
-"""labkit.backend: seeding gives the same numbers; the runtime summary is filled in."""
+"""labkit.backend: seeding gives the same numbers; the runtime summary works on every platform."""
 
 from __future__ import annotations
 
+import os
 import random
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
+from nbformat.v4 import new_code_cell
 
 import labkit
-from labkit.backend import keras, tf
+from labkit.backend import keras, tf, usable_cpu_count
+from labkit.cli import main
+from labkit.runner import run_notebook
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def _draws() -> dict[str, np.ndarray]:
@@ -55,3 +63,85 @@ def test_runtime_summary():
     assert summary["tensorflow"] == tf.__version__
     assert summary["keras"].startswith("3.")
     assert summary["devices"]
+
+
+# --- Portability: os.sched_getaffinity exists on Linux only --------------------------------
+
+
+def test_cpu_count_without_sched_getaffinity(monkeypatch):
+    # macOS and Windows before Python 3.13: neither process_cpu_count nor sched_getaffinity.
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert usable_cpu_count() == 6
+    assert labkit.runtime_summary()["devices"] == "CPU only (6 cores)"
+
+
+def test_cpu_count_prefers_process_cpu_count(monkeypatch):
+    # Python 3.13+ on any platform: the count this process may use.
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert usable_cpu_count() == 3
+
+
+def test_cpu_count_uses_affinity_on_linux_before_313(monkeypatch):
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 5}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert usable_cpu_count() == 3
+
+
+def test_cpu_count_is_at_least_one(monkeypatch):
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # "undetermined", as the docs allow
+    assert usable_cpu_count() == 1
+
+
+def test_labkit_check_without_sched_getaffinity(mnist_dir, monkeypatch, capsys):
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(mnist_dir))
+    monkeypatch.setenv("LABKIT_QUICK", "1")
+    assert main(["check"]) == 0
+    assert f"CPU only ({os.cpu_count()} cores)" in capsys.readouterr().out
+
+
+def test_notebook_01_runs_without_sched_getaffinity(mnist_dir, tmp_path, monkeypatch):
+    # The kernel is a separate process: a sitecustomize module on its path removes the
+    # Linux-only calls before the notebook's first cell runs, as on macOS or Windows.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import os\n"
+        "for name in ('sched_getaffinity', 'process_cpu_count'):\n"
+        "    if hasattr(os, name):\n"
+        "        delattr(os, name)\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    )
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(mnist_dir))
+    monkeypatch.setenv("LABKIT_QUICK", "1")
+    notebook = nbformat.read(NOTEBOOK_DIR / "01_setup_and_data.ipynb", as_version=4)
+    notebook.cells.append(
+        new_code_cell(
+            "import os\nprint('affinity' if hasattr(os, 'sched_getaffinity') else 'none')"
+        )
+    )
+    source = tmp_path / "01_setup_and_data.ipynb"
+    nbformat.write(notebook, source)
+
+    run = run_notebook(source, tmp_path / "executed" / source.name)
+
+    assert run.ok, run.error
+    executed = nbformat.read(tmp_path / "executed" / source.name, as_version=4)
+    printed = "".join(
+        output.get("text", "")
+        for cell in executed.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+    assert f"CPU only ({os.cpu_count()} cores)" in printed
+    assert printed.rstrip().endswith("none")  # the kernel really ran without it
