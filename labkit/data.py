@@ -1,16 +1,22 @@
-"""Loading MNIST: the original IDX files from a folder, or ``keras.datasets.mnist``.
+"""Loading MNIST: the original IDX files, Keras's ``mnist.npz``, or ``keras.datasets.mnist``.
 
 Introduced in notebook 01 (setup and data). The IDX reader checks each file's magic number,
 sizes and SHA-256 against the published MNIST files, so a truncated download or a flipped byte
 stops the lab with a message that says which file is wrong and how to fix it, instead of
-training on damaged data. Nothing here ever substitutes random or synthetic data.
+training on damaged data. Keras's ``mnist.npz`` (named by the student, or found in Keras's cache)
+is checked too: against Keras's own SHA-256 of the file, else array by array against the same
+published MNIST checksums. Nothing here ever substitutes random or synthetic data.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+import tempfile
+import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +25,16 @@ import numpy as np
 from labkit.config import DATA_DIR_ENV, IMAGE_SHAPE, NUM_PIXELS, LabSettings, data_dir_from_env
 
 __all__ = [
+    "KERAS_MNIST_NPZ_SHA256",
     "MNIST_FILES",
     "LabData",
     "MnistDataError",
     "MnistFileNotFoundError",
+    "keras_cache_file",
     "load_lab_data",
     "load_mnist",
     "read_idx",
+    "read_mnist_npz",
     "train_validation_split",
 ]
 
@@ -39,6 +48,21 @@ _FIX_HINT = (
     "Replace it with a fresh copy of the original MNIST file (the checksums are listed in "
     "labkit.MNIST_FILES), or unset LABKIT_DATA_DIR to load MNIST through keras.datasets.mnist."
 )
+
+KERAS_MNIST_NPZ_NAME = "mnist.npz"
+# SHA-256 of the mnist.npz that keras.datasets.mnist downloads and caches: the `file_hash`
+# argument of `get_file` in `load_data`, keras/src/datasets/mnist.py (Keras 3.15.1).
+KERAS_MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+# Keras's name for each array in mnist.npz, and the MNIST file (key of MNIST_FILES) it holds.
+NPZ_ARRAY_KEYS = {
+    "x_train": "train_images",
+    "y_train": "train_labels",
+    "x_test": "test_images",
+    "y_test": "test_labels",
+}
+KERAS_HOME_ENV = "KERAS_HOME"  # Keras's variable for its home folder (default ~/.keras)
+_HASH_CHUNK_BYTES = 1 << 20
+_ZIP_MAGIC = b"PK\x03\x04"  # the first bytes of an .npz, which is a zip archive
 
 
 class MnistDataError(RuntimeError):
@@ -188,16 +212,185 @@ def _load_idx_folder(folder: Path) -> dict[str, np.ndarray]:
     return {key: read_idx(_find_idx_file(folder, spec), spec) for key, spec in MNIST_FILES.items()}
 
 
-def _load_keras_mnist() -> dict[str, np.ndarray]:
-    import keras  # only on this path: reading IDX files needs no TensorFlow
+def _file_sha256(path: Path) -> str:
+    """The SHA-256 of the file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(_HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _npz_error(path: Path, digest: str, problem: str) -> MnistDataError:
+    """The error for an ``mnist.npz`` that is damaged or not MNIST, with the fix."""
+    return MnistDataError(
+        f"{path} is not a valid MNIST mnist.npz: {problem}. Its SHA-256 is {digest}; Keras's "
+        f"mnist.npz has {KERAS_MNIST_NPZ_SHA256}, and any other copy must hold the four "
+        f"published MNIST arrays (x_train, y_train, x_test, y_test; checksums in "
+        f"labkit.MNIST_FILES). Delete {path} so that keras.datasets.mnist downloads it again, "
+        f"or point {DATA_DIR_ENV} at a folder holding the four MNIST IDX files."
+    )
+
+
+def _check_npz_array(path: Path, digest: str, name: str, array: np.ndarray) -> None:
+    """Raise unless ``array`` has the shape and dtype (uint8) of its MNIST file."""
+    spec = MNIST_FILES[NPZ_ARRAY_KEYS[name]]
+    if array.shape != spec.shape:
+        problem = f"array {name} has shape {array.shape}, expected {spec.shape}"
+        raise _npz_error(path, digest, problem)
+    if array.dtype != np.uint8:
+        raise _npz_error(path, digest, f"array {name} has dtype {array.dtype}, expected uint8")
+
+
+def _read_npz_arrays(path: Path, digest: str) -> dict[str, np.ndarray]:
+    """The four arrays of an ``.npz`` file, keyed by Keras's names; never unpickles anything."""
+    with path.open("rb") as stream:
+        starts_like_npz = stream.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+    # Checked here, not left to np.load: on a non-zip file it would try (and refuse) pickle.
+    if not (starts_like_npz and zipfile.is_zipfile(path)):
+        problem = "it is not a zip archive (an .npz file is one), so it is truncated or not an npz"
+        raise _npz_error(path, digest, problem)
+    arrays = {}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for name in NPZ_ARRAY_KEYS:
+                if name not in npz.files:
+                    problem = f"array {name} is missing (it holds: {', '.join(npz.files)})"
+                    raise _npz_error(path, digest, problem)
+                arrays[name] = npz[name]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        problem = f"it could not be read as an npz of plain arrays ({err})"
+        raise _npz_error(path, digest, problem) from err
+    return arrays
+
+
+def _idx_sha256(array: np.ndarray, spec: IdxFile) -> str:
+    """The SHA-256 the IDX file of ``array`` would have: big-endian header, then the bytes."""
+    header = spec.magic.to_bytes(4, "big")
+    header += b"".join(size.to_bytes(4, "big") for size in array.shape)
+    return hashlib.sha256(header + np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def read_mnist_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Read Keras's ``mnist.npz`` (or a copy made by the student) and check it is MNIST.
+
+    A file whose SHA-256 equals Keras's (:data:`KERAS_MNIST_NPZ_SHA256`) is Keras's own; any
+    other file is accepted only when each array, written out as its IDX file, has the published
+    SHA-256 of that file (:data:`MNIST_FILES`). Pickled (object) arrays are never loaded.
+
+    Args:
+        path: The ``.npz`` file, holding ``x_train`` ``(60000, 28, 28)``, ``y_train``
+            ``(60000,)``, ``x_test`` ``(10000, 28, 28)`` and ``y_test`` ``(10000,)``, all uint8.
+
+    Returns:
+        The four ``uint8`` arrays keyed as :data:`MNIST_FILES` (``"train_images"``, ...):
+        images with values 0 to 255, labels 0 to 9.
+
+    Raises:
+        MnistFileNotFoundError: The file does not exist.
+        MnistDataError: The file is truncated, not an npz, lacks an array, has an array of the
+            wrong shape or dtype or an object array, or its content is not the published MNIST.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MnistFileNotFoundError(f"MNIST file not found: {path}.")
+    digest = _file_sha256(path)
+    arrays = _read_npz_arrays(path, digest)
+    for name, array in arrays.items():
+        _check_npz_array(path, digest, name, array)
+    if digest != KERAS_MNIST_NPZ_SHA256:
+        for name, array in arrays.items():
+            spec = MNIST_FILES[NPZ_ARRAY_KEYS[name]]
+            if _idx_sha256(array, spec) != spec.sha256:
+                problem = f"array {name} differs from the published MNIST {spec.name}"
+                raise _npz_error(path, digest, problem)
+    return {NPZ_ARRAY_KEYS[name]: array for name, array in arrays.items()}
+
+
+def _has_idx_files(folder: Path) -> bool:
+    """Whether the folder holds any of the four MNIST IDX files (raw or ``.gz``)."""
+    return any(
+        (folder / name).is_file()
+        for spec in MNIST_FILES.values()
+        for name in (spec.name, f"{spec.name}.gz")
+    )
+
+
+def _load_named_source(source: Path) -> dict[str, np.ndarray]:
+    """MNIST from ``data_dir`` or ``LABKIT_DATA_DIR``: an npz file, or a folder (IDX first)."""
+    if source.is_file():
+        return read_mnist_npz(source)
+    if source.suffix == ".npz" and not source.exists():
+        raise MnistFileNotFoundError(
+            f"MNIST file not found: {source} (from the data_dir argument or {DATA_DIR_ENV}). "
+            f"Point {DATA_DIR_ENV} at Keras's mnist.npz or at a folder holding the four MNIST "
+            f"IDX files, or unset it to load MNIST through keras.datasets.mnist."
+        )
+    if source.is_dir() and not _has_idx_files(source):
+        if (source / KERAS_MNIST_NPZ_NAME).is_file():
+            return read_mnist_npz(source / KERAS_MNIST_NPZ_NAME)
+        present = sorted(path.name for path in source.iterdir())
+        raise MnistFileNotFoundError(
+            f"MNIST files missing: {source} holds neither the four MNIST IDX files "
+            f"({', '.join(spec.name + '[.gz]' for spec in MNIST_FILES.values())}) nor "
+            f"{KERAS_MNIST_NPZ_NAME} (it holds: {', '.join(present) or 'nothing'}). Copy them "
+            f"there, or point {DATA_DIR_ENV} at the folder that has them."
+        )
+    return _load_idx_folder(source)
+
+
+def _keras_can_write(folder: Path) -> bool:
+    """Whether Keras could create or write ``folder`` (else it caches under a temp folder)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return os.access(existing, os.W_OK)
+
+
+def _keras_temp_folder() -> Path:
+    """Keras's fallback base folder: ``/tmp`` where it exists, else the system temp folder."""
+    return Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())
+
+
+def keras_cache_file(environ: Mapping[str, str] | None = None) -> Path:
+    """Where ``keras.datasets.mnist`` caches MNIST: ``<keras home>/datasets/mnist.npz``.
+
+    Follows Keras 3.15: keras home is ``$KERAS_HOME`` when that variable is set (``~``
+    expanded), else ``~/.keras`` (``keras/src/backend/config.py``); ``get_file`` stores files
+    in its ``datasets`` subfolder, and uses ``/tmp/.keras`` instead when keras home is not
+    writable (``keras/src/utils/file_utils.py``). Nothing is created, and keras is not imported.
+
+    Args:
+        environ: Where to read ``KERAS_HOME`` (``os.environ`` unless given). The home folder
+            ``~`` comes from :meth:`pathlib.Path.home` (``HOME``, or ``USERPROFILE`` on Windows).
+
+    Returns:
+        The path of the cached ``mnist.npz``, which may not exist.
+    """
+    environ = os.environ if environ is None else environ
+    if KERAS_HOME_ENV in environ:
+        keras_home = os.path.expanduser(environ[KERAS_HOME_ENV])
+    else:
+        user_home = Path.home()
+        base = user_home if os.access(user_home, os.W_OK) else _keras_temp_folder()
+        keras_home = str(base / ".keras")
+    # As get_file does: an empty or unwritable keras home means a .keras folder under /tmp.
+    if not keras_home or not _keras_can_write(Path(keras_home)):
+        keras_home = str(_keras_temp_folder() / ".keras")
+    return Path(keras_home) / "datasets" / KERAS_MNIST_NPZ_NAME
+
+
+def _load_keras_mnist(cache_file: Path) -> dict[str, np.ndarray]:
+    """MNIST through ``keras.datasets.mnist`` (a download when ``cache_file`` is absent)."""
+    import keras  # only on this path: reading files needs no TensorFlow
 
     try:
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as err:  # keras raises bare Exception on a failed download
         raise MnistDataError(
-            f"Could not load MNIST through keras.datasets.mnist (its cache in "
-            f"~/.keras/datasets, then its download): {err}. If this machine is offline, copy "
-            f"the four MNIST IDX files into a folder and set {DATA_DIR_ENV} to that folder."
+            f"Could not load MNIST through keras.datasets.mnist (no cache at {cache_file}, and "
+            f"its download failed): {err}. If this machine is offline, copy the four MNIST IDX "
+            f"files (or Keras's mnist.npz) into a folder and set {DATA_DIR_ENV} to that folder."
         ) from err
     arrays = {
         "train_images": x_train,
@@ -209,10 +402,17 @@ def _load_keras_mnist() -> dict[str, np.ndarray]:
         if array.shape != MNIST_FILES[key].shape:
             raise MnistDataError(
                 f"keras.datasets.mnist returned {key} of shape {array.shape}, expected "
-                f"{MNIST_FILES[key].shape}. Delete ~/.keras/datasets/mnist.npz to download it "
-                f"again."
+                f"{MNIST_FILES[key].shape}. Delete {cache_file} to download it again."
             )
     return arrays
+
+
+def _load_default_source() -> dict[str, np.ndarray]:
+    """MNIST with no folder named: Keras's cached mnist.npz, verified, else Keras's download."""
+    cache_file = keras_cache_file()
+    if cache_file.is_file():
+        return read_mnist_npz(cache_file)
+    return _load_keras_mnist(cache_file)
 
 
 def _subset_indices(size: int, limit: int | None) -> np.ndarray:
@@ -230,13 +430,23 @@ def load_mnist(
 ) -> tuple[Split, Split]:
     """Load MNIST as float32 images in [0, 1] and integer labels.
 
-    Sources, in order: ``data_dir``; else the folder named by the environment variable
-    ``LABKIT_DATA_DIR``; else ``keras.datasets.mnist`` (its cache, then its download). A folder
-    must hold the four original IDX files (``train-images-idx3-ubyte`` and so on, raw or
-    ``.gz``); each is checked against the published checksums.
+    Sources, in order:
+
+    1. ``data_dir``, else the path in the environment variable ``LABKIT_DATA_DIR``: a folder of
+       the four original IDX files (``train-images-idx3-ubyte`` and so on, raw or ``.gz``);
+       Keras's ``mnist.npz`` itself; or a folder holding ``mnist.npz`` and no IDX file (a
+       folder with both is read through its IDX files).
+    2. Else Keras's cache, ``<keras home>/datasets/mnist.npz`` (keras home is ``$KERAS_HOME``,
+       else ``~/.keras``; see :func:`keras_cache_file`), read here: offline, without Keras.
+    3. Only when that file is absent, ``keras.datasets.mnist.load_data()``, which downloads it.
+
+    Every file is verified: IDX files against the published MNIST checksums, an ``mnist.npz``
+    against Keras's SHA-256 or, array by array, against the same published checksums (see
+    :func:`read_mnist_npz`). A damaged file is an error, never a silent re-download.
 
     Args:
-        data_dir: Folder of MNIST IDX files; ``None`` to use ``LABKIT_DATA_DIR`` or Keras.
+        data_dir: Folder of MNIST IDX files, ``mnist.npz`` or a folder holding it; ``None`` to
+            use ``LABKIT_DATA_DIR``, else Keras's cache or download.
         flatten: Return images as 784-long vectors (``True``) or 28x28 arrays.
         limit: Take at most this many images from each split: a fixed random subset (the same
             on every call and machine), kept in file order. ``None`` takes all of them.
@@ -247,9 +457,10 @@ def load_mnist(
         0 to 9. In full, n is 60,000 for training and 10,000 for test.
 
     Raises:
-        MnistFileNotFoundError: The folder or one of its files is missing.
-        MnistDataError: A file is corrupt, truncated or fails its checksum, or the Keras
-            download fails (for example offline with no cache).
+        MnistFileNotFoundError: The folder, the npz file or one of the IDX files is missing.
+        MnistDataError: A file is corrupt, truncated or fails its checksum (the cached
+            ``mnist.npz`` included), or the Keras download fails (for example offline with no
+            cache).
         ValueError: ``limit`` is not a positive integer.
 
     Example:
@@ -259,8 +470,8 @@ def load_mnist(
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None. Received: limit={limit!r}.")
-    folder = Path(data_dir).expanduser() if data_dir is not None else data_dir_from_env()
-    arrays = _load_idx_folder(folder) if folder is not None else _load_keras_mnist()
+    source = Path(data_dir).expanduser() if data_dir is not None else data_dir_from_env()
+    arrays = _load_named_source(source) if source is not None else _load_default_source()
 
     splits = []
     for prefix in ("train", "test"):

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import importlib.util
+import os
+import re
 import shutil
+import tempfile
 import urllib.error
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import labkit
-from labkit.data import MNIST_FILES, MnistDataError, MnistFileNotFoundError, read_idx
+from labkit import data as labkit_data
+from labkit.data import (
+    MNIST_FILES,
+    NPZ_ARRAY_KEYS,
+    MnistDataError,
+    MnistFileNotFoundError,
+    keras_cache_file,
+    read_idx,
+    read_mnist_npz,
+)
 
 # Published class counts of MNIST (digits 0 to 9).
 TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -185,12 +200,263 @@ def test_offline_without_cache_names_the_environment_variable(tmp_path, monkeypa
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.delenv("LABKIT_DATA_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # the kit's own look at the cache: empty
     monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path))  # an empty cache
     monkeypatch.setattr(file_utils, "urlretrieve", offline)
     with pytest.raises(MnistDataError, match=r"keras\.datasets\.mnist") as caught:
         labkit.load_mnist()
     assert "LABKIT_DATA_DIR" in str(caught.value)
     assert "name resolution" in str(caught.value)
+
+
+# --- Keras's mnist.npz: named by the student, or found in Keras's cache ----------------------
+
+
+@pytest.fixture(scope="module")
+def mnist_uint8(mnist_dir) -> dict[str, np.ndarray]:
+    """The four MNIST arrays as raw uint8, read from the IDX files, under Keras's npz names."""
+    arrays = {}
+    for name, key in NPZ_ARRAY_KEYS.items():
+        spec = MNIST_FILES[key]
+        raw, gz = mnist_dir / spec.name, mnist_dir / f"{spec.name}.gz"
+        arrays[name] = read_idx(raw if raw.is_file() else gz, spec)
+    return arrays
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture(scope="module")
+def user_npz(mnist_uint8, tmp_path_factory) -> Path:
+    """A user-made mnist.npz of the real MNIST arrays (not byte-identical to Keras's file)."""
+    return _write_npz(tmp_path_factory.mktemp("npz") / "mnist.npz", mnist_uint8)
+
+
+@pytest.fixture
+def keras_download_forbidden(monkeypatch) -> list:
+    """Make keras.datasets.mnist.load_data fail, recording each call in the returned list.
+
+    Keras is imported before a test changes KERAS_HOME: Keras reads it once, at import.
+    """
+    import keras
+
+    calls = []
+
+    def forbidden(*args, **kwargs):
+        calls.append((args, kwargs))
+        raise AssertionError("keras.datasets.mnist.load_data must not be called")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", forbidden)
+    monkeypatch.delenv("LABKIT_DATA_DIR", raising=False)
+    return calls
+
+
+def _assert_same_mnist(loaded, expected) -> None:
+    for array, expected_array in zip(
+        (*loaded[0], *loaded[1]), (*expected[0], *expected[1]), strict=True
+    ):
+        np.testing.assert_array_equal(array, expected_array)
+
+
+def _assert_names_file_and_fix(message: str, path: Path) -> None:
+    """An npz error names the file, both hashes, and the two fixes."""
+    assert str(path) in message
+    assert hashlib.sha256(path.read_bytes()).hexdigest() in message
+    assert labkit_data.KERAS_MNIST_NPZ_SHA256 in message
+    assert f"Delete {path} so that keras.datasets.mnist downloads it again" in message
+    assert "point LABKIT_DATA_DIR at a folder holding the four MNIST IDX files" in message
+
+
+def test_keras_hash_constant_is_the_one_in_the_installed_keras():
+    # Read as text: finding the hash must not need TensorFlow.
+    keras_root = Path(importlib.util.find_spec("keras").origin).parent
+    source = (keras_root / "src" / "datasets" / "mnist.py").read_text(encoding="utf-8")
+    hashes = re.findall(r'file_hash=\(?\s*(?:#[^\n]*)?\s*"([0-9a-f]{64})"', source)
+    assert hashes == [labkit_data.KERAS_MNIST_NPZ_SHA256]
+
+
+def test_user_made_npz_file_gives_the_idx_arrays(user_npz, mnist):
+    assert hashlib.sha256(user_npz.read_bytes()).hexdigest() != labkit_data.KERAS_MNIST_NPZ_SHA256
+    _assert_same_mnist(labkit.load_mnist(user_npz), mnist)
+
+
+def test_folder_holding_only_mnist_npz_is_read_through_it(user_npz, mnist, monkeypatch):
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(user_npz.parent))
+    _assert_same_mnist(labkit.load_mnist(), mnist)
+
+
+def test_environment_variable_names_the_npz_file(user_npz, mnist_dir, monkeypatch):
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(user_npz))
+    _assert_same_mnist(
+        labkit.load_mnist(limit=100, flatten=False),
+        labkit.load_mnist(mnist_dir, limit=100, flatten=False),
+    )
+
+
+def test_folder_with_idx_files_and_npz_prefers_the_idx_files(mnist_dir, mnist, tmp_path):
+    folder = _copy_folder(mnist_dir, tmp_path / "mnist")
+    (folder / "mnist.npz").write_text("not read: the IDX files come first\n", encoding="utf-8")
+    _assert_same_mnist(labkit.load_mnist(folder), mnist)
+
+
+def test_keras_hash_is_trusted_without_rehashing_the_arrays(mnist_uint8, tmp_path, monkeypatch):
+    x_train = mnist_uint8["x_train"].copy()
+    x_train[0, 14, 14] = 77  # fails the per-array check (see the parametrized test below)
+    path = _write_npz(tmp_path / "mnist.npz", {**mnist_uint8, "x_train": x_train})
+    monkeypatch.setattr(
+        labkit_data, "KERAS_MNIST_NPZ_SHA256", hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    arrays = read_mnist_npz(path)
+    assert arrays["train_images"][0, 14, 14] == 77
+    assert arrays["test_labels"].tolist() == mnist_uint8["y_test"].tolist()
+
+
+def test_keras_hash_still_checks_names_shapes_and_dtypes(mnist_uint8, tmp_path, monkeypatch):
+    arrays = {**mnist_uint8, "y_train": mnist_uint8["y_train"].astype(np.int64)}
+    path = _write_npz(tmp_path / "mnist.npz", arrays)
+    monkeypatch.setattr(
+        labkit_data, "KERAS_MNIST_NPZ_SHA256", hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    with pytest.raises(MnistDataError, match="array y_train has dtype int64, expected uint8"):
+        read_mnist_npz(path)
+
+
+def _one_pixel_changed(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    x_train = arrays["x_train"].copy()
+    x_train[0, 14, 14] ^= 0x01
+    return {**arrays, "x_train": x_train}
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (
+            _one_pixel_changed,
+            "array x_train differs from the published MNIST train-images-idx3-ubyte",
+        ),
+        (
+            lambda arrays: {name: arrays[name] for name in ("x_train", "y_train", "x_test")},
+            "array y_test is missing (it holds: x_train, y_train, x_test)",
+        ),
+        (
+            lambda arrays: {**arrays, "y_test": arrays["y_test"].astype(np.int32)},
+            "array y_test has dtype int32, expected uint8",
+        ),
+        (
+            lambda arrays: {**arrays, "x_test": arrays["x_test"].reshape(10_000, 784)},
+            "array x_test has shape (10000, 784), expected (10000, 28, 28)",
+        ),
+        (
+            lambda arrays: {**arrays, "y_test": arrays["y_test"].astype(object)},
+            "Object arrays cannot be loaded when allow_pickle=False",
+        ),
+    ],
+    ids=["one_pixel_changed", "y_test_missing", "wrong_dtype", "wrong_shape", "object_array"],
+)
+def test_npz_that_is_not_mnist_is_rejected(
+    mnist_uint8, tmp_path, change: Callable[[dict], dict], fragment: str
+):
+    path = _write_npz(tmp_path / "mnist.npz", change(mnist_uint8))
+    with pytest.raises(MnistDataError) as caught:
+        labkit.load_mnist(path)
+    assert fragment in str(caught.value)
+    _assert_names_file_and_fix(str(caught.value), path)
+
+
+def test_truncated_npz_is_rejected(user_npz, tmp_path):
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(user_npz.read_bytes()[:5_000_000])
+    with pytest.raises(MnistDataError, match="it is not a zip archive") as caught:
+        labkit.load_mnist(path)
+    _assert_names_file_and_fix(str(caught.value), path)
+
+
+def test_text_file_named_mnist_npz_is_rejected(tmp_path):
+    path = tmp_path / "mnist.npz"
+    path.write_text("404: Not Found\n", encoding="utf-8")
+    with pytest.raises(MnistDataError, match="it is not a zip archive") as caught:
+        labkit.load_mnist(tmp_path)
+    assert "pickle" not in str(caught.value)  # numpy's advice to unpickle must not show
+    _assert_names_file_and_fix(str(caught.value), path)
+
+
+def test_missing_npz_file_and_empty_folder(tmp_path):
+    with pytest.raises(MnistFileNotFoundError, match="MNIST file not found") as caught:
+        labkit.load_mnist(tmp_path / "mnist.npz")
+    assert str(tmp_path / "mnist.npz") in str(caught.value)
+    with pytest.raises(MnistFileNotFoundError, match="holds neither the four MNIST IDX") as caught:
+        labkit.load_mnist(tmp_path)
+    assert "mnist.npz (it holds: nothing)" in str(caught.value)
+
+
+def test_keras_cache_under_keras_home_is_read_offline(
+    user_npz, mnist, tmp_path, monkeypatch, keras_download_forbidden
+):
+    cached = tmp_path / "keras_home" / "datasets" / "mnist.npz"
+    cached.parent.mkdir(parents=True)
+    shutil.copyfile(user_npz, cached)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    _assert_same_mnist(labkit.load_mnist(), mnist)
+    assert keras_download_forbidden == []
+
+
+def test_keras_cache_under_the_home_folder_is_read_offline(
+    user_npz, mnist_dir, tmp_path, monkeypatch, keras_download_forbidden
+):
+    cached = tmp_path / "home" / ".keras" / "datasets" / "mnist.npz"
+    cached.parent.mkdir(parents=True)
+    shutil.copyfile(user_npz, cached)
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path / "home"))  # Path.home() on Windows
+    _assert_same_mnist(labkit.load_mnist(limit=100), labkit.load_mnist(mnist_dir, limit=100))
+    assert keras_download_forbidden == []
+
+
+def test_damaged_keras_cache_is_an_error_not_a_download(
+    user_npz, tmp_path, monkeypatch, keras_download_forbidden
+):
+    cached = tmp_path / "datasets" / "mnist.npz"
+    cached.parent.mkdir()
+    cached.write_bytes(user_npz.read_bytes()[:-1_000])
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with pytest.raises(MnistDataError, match="it is not a zip archive") as caught:
+        labkit.load_mnist()
+    _assert_names_file_and_fix(str(caught.value), cached)
+    assert keras_download_forbidden == []
+
+
+def test_keras_cache_file_follows_keras_rules(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path))
+    assert keras_cache_file({}) == tmp_path / ".keras" / "datasets" / "mnist.npz"
+    keras_home = tmp_path / "elsewhere"
+    assert keras_cache_file({"KERAS_HOME": str(keras_home)}) == keras_home / "datasets/mnist.npz"
+    assert keras_cache_file({"KERAS_HOME": "~/kh"}) == tmp_path / "kh" / "datasets" / "mnist.npz"
+    # An empty KERAS_HOME is not writable for Keras: it caches under the temp folder.
+    temp_folders = {Path("/tmp"), Path(tempfile.gettempdir())}
+    empty = keras_cache_file({"KERAS_HOME": ""})
+    assert empty.parent.parent.name == ".keras" and empty.parent.parent.parent in temp_folders
+
+
+def test_unwritable_keras_home_falls_back_to_the_temp_folder(tmp_path, monkeypatch):
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    real_access = os.access  # faked, so the test also runs as root and on Windows
+
+    def access(path, mode):
+        return Path(path) != read_only and real_access(path, mode)
+
+    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setenv("HOME", str(read_only))
+    monkeypatch.setenv("USERPROFILE", str(read_only))
+    temp_folders = {Path("/tmp"), Path(tempfile.gettempdir())}
+    for environ in ({"KERAS_HOME": str(read_only)}, {}):
+        cache = keras_cache_file(environ)
+        assert cache.parent.parent.name == ".keras" and cache.parent.parent.parent in temp_folders
 
 
 def test_train_validation_split_is_deterministic_and_disjoint():
