@@ -19,7 +19,7 @@ import numpy as np
 
 from labkit.backend import runtime_summary
 from labkit.config import DATA_DIR_ENV, LabSettings, load_settings
-from labkit.data import MnistDataError, load_mnist
+from labkit.data import MnistDataError, keras_cache_file, load_mnist
 from labkit.grading import (
     CELL_TIMEOUT_SECONDS,
     MAX_NOTEBOOK_MEGABYTES,
@@ -49,7 +49,13 @@ def check_environment(settings: LabSettings) -> None:
     print("Environment")
     _print_table(list(runtime_summary().items()))
     print("Settings")
-    source = str(settings.data_dir) if settings.data_dir else "keras.datasets.mnist"
+    cache_file = keras_cache_file()
+    if settings.data_dir:
+        source, verified = str(settings.data_dir), True
+    elif cache_file.is_file():
+        source, verified = f"{cache_file} (Keras's cache)", True
+    else:
+        source, verified = "keras.datasets.mnist (download)", False
     _print_table(
         [
             ("mode", settings.mode),
@@ -61,7 +67,7 @@ def check_environment(settings: LabSettings) -> None:
     started = time.perf_counter()
     (x_train, y_train), (x_test, y_test) = load_mnist(settings.data_dir, limit=settings.limit)
     seconds = time.perf_counter() - started
-    print("MNIST (checksums verified)" if settings.data_dir else "MNIST")
+    print("MNIST (checksums verified)" if verified else "MNIST")
     _print_table(
         [
             (
@@ -202,6 +208,7 @@ def _command_release(arguments: argparse.Namespace) -> int:
 def _add_instructor_commands(commands) -> None:
     grade = commands.add_parser(
         "grade",
+        parents=[_data_dir_option()],
         help="grade students' notebooks from their outputs (a table, CSV and feedback)",
         description="Grade students' lab notebooks against the kit's rubrics. The exit status "
         "is 0 whatever the grades; 2 means the command itself was used wrongly.",
@@ -287,28 +294,47 @@ def _add_instructor_commands(commands) -> None:
     release.set_defaults(handler=_command_release)
 
 
+def _data_dir_option() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="PATH",
+        help=f"read MNIST from PATH (a folder of the IDX files, or mnist.npz); the same as "
+        f"setting {DATA_DIR_ENV}, which the notebooks' kernels inherit",
+    )
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labkit",
         description="VAE Lab Kit: run the lab notebooks, check the environment, and for "
         "instructors grade students' notebooks and release student versions.",
         epilog=(
-            f"Environment: LABKIT_QUICK=1 for quick mode; {DATA_DIR_ENV}=FOLDER to read the MNIST "
-            "IDX files from FOLDER instead of keras.datasets.mnist."
+            f"Environment: LABKIT_QUICK=1 for quick mode; {DATA_DIR_ENV}=PATH (or --data-dir "
+            "PATH) to read MNIST from a folder of IDX files or an mnist.npz instead of Keras's "
+            "cache and download."
         ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
-        "check", help="print versions and settings, and load and verify MNIST"
+        "check",
+        parents=[_data_dir_option()],
+        help="print versions and settings, and load and verify MNIST",
     ).set_defaults(handler=_command_check)
     run = commands.add_parser(
-        "run", help="check the environment, then execute every notebook in order"
+        "run",
+        parents=[_data_dir_option()],
+        help="check the environment, then execute every notebook in order",
     )
     run.add_argument(
-        "--notebooks",
+        "notebooks",
+        nargs="?",
         type=Path,
         default=Path("notebooks"),
-        help="folder of the lab notebooks (default: notebooks)",
+        metavar="FOLDER",
+        help="folder of the lab notebooks, anywhere (default: notebooks, in the current folder)",
     )
     run.add_argument(
         "--output",
@@ -327,9 +353,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tolerate_narrow_consoles() -> None:
+    # Windows writes a redirected stdout in the ANSI code page (cp1252 and the like), which
+    # cannot encode every character of a path, a student's text or a check's name. Print those
+    # as escapes rather than crash mid-table.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``labkit`` command; returns the exit status."""
+    _tolerate_narrow_consoles()
     arguments = build_parser().parse_args(argv)
+    if getattr(arguments, "data_dir", None) is not None:
+        # Through the environment, so that the notebooks' kernels read the same folder.
+        os.environ[DATA_DIR_ENV] = str(arguments.data_dir.expanduser().resolve())
     try:
         return arguments.handler(arguments)
     except (MnistDataError, ValueError, OSError) as err:

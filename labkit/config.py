@@ -10,15 +10,19 @@ Environment variables:
     ``1`` selects quick mode (a small subset of MNIST and few epochs), used by CI and by
     ``make test``; ``0`` or unset selects the full lab settings.
 ``LABKIT_DATA_DIR``
-    A folder holding the four original MNIST IDX files (raw or ``.gz``). Unset, the kit loads
-    MNIST through ``keras.datasets.mnist`` (its cache, then its download).
+    Where MNIST is: a folder holding the four original MNIST IDX files (raw or ``.gz``);
+    Keras's ``mnist.npz`` itself; or a folder holding ``mnist.npz`` (a folder with both is read
+    through its IDX files). Every file is checked against the published checksums. Unset, the
+    kit reads Keras's cached ``mnist.npz`` (``$KERAS_HOME/datasets``, else
+    ``~/.keras/datasets``) offline and checked the same way; only when that file is absent does
+    it call ``keras.datasets.mnist.load_data()``, which downloads it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 QUICK_ENV = "LABKIT_QUICK"
@@ -56,7 +60,8 @@ class LabSettings:
         validation_size: Training images held out for validation.
         batch_size: Mini-batch size, in images.
         seed: The seed passed to :func:`labkit.seed_everything`.
-        data_dir: The folder of MNIST IDX files, or ``None`` to use ``keras.datasets.mnist``.
+        data_dir: MNIST named by ``LABKIT_DATA_DIR`` (a folder of IDX files, ``mnist.npz``, or a
+            folder holding it), or ``None`` for Keras's cache, then its download.
     """
 
     quick: bool
@@ -71,6 +76,11 @@ class LabSettings:
     def mode(self) -> str:
         """``"quick"`` or ``"full"``, for printing."""
         return "quick" if self.quick else "full"
+
+    def describe(self) -> str:
+        """The setup cell's line, such as ``full mode: 10 epochs, seed 42, batch size 128``."""
+        epochs = f"{self.num_epochs} epoch{'' if self.num_epochs == 1 else 's'}"
+        return f"{self.mode} mode: {epochs}, seed {self.seed}, batch size {self.batch_size}"
 
 
 def parse_flag(name: str, value: str) -> bool:
@@ -97,20 +107,55 @@ def data_dir_from_env(environ: Mapping[str, str] | None = None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> LabSettings:
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    num_epochs: int | None = None,
+    seed: int | None = None,
+    batch_size: int | None = None,
+) -> LabSettings:
     """Read the run settings from the environment (``os.environ`` unless given).
+
+    A notebook's parameters (its cell tagged ``parameters``, which papermill overrides) come in
+    as keyword arguments; ``None`` keeps the mode's own value. So ``papermill ... -p EPOCHS 1``
+    trains one epoch whatever ``LABKIT_QUICK`` says, while the subset of images still follows
+    the mode.
+
+    Args:
+        environ: Where to read ``LABKIT_QUICK`` and ``LABKIT_DATA_DIR``.
+        num_epochs: Epochs to train instead of the mode's (10 full, 2 quick).
+        seed: Seed instead of :data:`DEFAULT_SEED`.
+        batch_size: Images per batch instead of :data:`BATCH_SIZE`.
+
+    Raises:
+        ValueError: ``LABKIT_QUICK`` is not an on/off word, or an override is not an integer
+            (positive; the seed may be 0).
 
     Example:
         >>> settings = load_settings({"LABKIT_QUICK": "1"})
         >>> settings.mode, settings.num_epochs, settings.limit
         ('quick', 2, 6000)
+        >>> load_settings({}, num_epochs=1, seed=7).num_epochs
+        1
     """
     environ = os.environ if environ is None else environ
     quick = parse_flag(QUICK_ENV, environ.get(QUICK_ENV, ""))
-    return LabSettings(
+    overrides = {"num_epochs": num_epochs, "seed": seed, "batch_size": batch_size}
+    for name, value in overrides.items():
+        smallest = 0 if name == "seed" else 1
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < smallest
+        ):
+            raise ValueError(
+                f"{name} must be an integer of at least {smallest}, or None for the kit's "
+                f"setting. Received: {name}={value!r}. In a notebook, set it in the cell "
+                f"tagged 'parameters' (or with papermill's -p)."
+            )
+    settings = LabSettings(
         quick=quick,
         num_epochs=QUICK_NUM_EPOCHS if quick else FULL_NUM_EPOCHS,
         limit=QUICK_LIMIT if quick else None,
         validation_size=QUICK_VALIDATION_SIZE if quick else VALIDATION_SIZE,
         data_dir=data_dir_from_env(environ),
     )
+    return replace(settings, **{name: v for name, v in overrides.items() if v is not None})

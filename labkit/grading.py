@@ -523,6 +523,8 @@ def _execute_copy(notebook: dict, cell_timeout: float, total_timeout: float) -> 
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+    from labkit.runner import CurrentPythonKernelManager
+
     deadline = time.monotonic() + total_timeout
     # reads() joins the sources and texts that files store as lists of lines, as nbclient needs.
     node = nbformat.reads(json.dumps(notebook), as_version=4)
@@ -540,6 +542,7 @@ def _execute_copy(notebook: dict, cell_timeout: float, total_timeout: float) -> 
             timeout=int(cell_timeout),
             timeout_func=timeout_for,
             allow_errors=True,
+            kernel_manager_class=CurrentPythonKernelManager,
             kernel_name="python3",
             resources={"metadata": {"path": workdir}},
             record_timing=False,
@@ -547,7 +550,7 @@ def _execute_copy(notebook: dict, cell_timeout: float, total_timeout: float) -> 
         )
         note = None
         try:
-            with open(os.devnull, "w") as quiet:
+            with open(os.devnull, "w", encoding="utf-8") as quiet:
                 client.execute(stderr=quiet)
         except CellTimeoutError:
             limit = (

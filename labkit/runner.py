@@ -7,12 +7,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from traitlets import default
 
 from labkit.reporting import format_table, read_results
 
-__all__ = ["CELL_TIMEOUT_SECONDS", "NotebookRun", "find_notebooks", "run_notebook"]
+__all__ = [
+    "CELL_TIMEOUT_SECONDS",
+    "CurrentPythonKernelManager",
+    "NotebookRun",
+    "find_notebooks",
+    "run_notebook",
+]
 
 CELL_TIMEOUT_SECONDS = 1_200  # a full-mode training cell takes a few minutes on 2 cores
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
@@ -41,10 +51,34 @@ def find_notebooks(folder: Path) -> list[Path]:
     notebooks = sorted(Path(folder).glob(NOTEBOOK_PATTERN))
     if not notebooks:
         raise FileNotFoundError(
-            f"No lab notebooks (named like 01_setup.ipynb) in {folder}. Run labkit from the "
-            "checkout's root folder, or pass --notebooks FOLDER."
+            f"No lab notebooks (named like 01_setup.ipynb) in {folder}. Pass the folder that "
+            "holds them: labkit run FOLDER."
         )
     return notebooks
+
+
+class _CurrentPythonKernelSpecs(KernelSpecManager):
+    """Every kernel name means this interpreter's ipykernel (as nbval's --nbval-current-env)."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
+
+
+class CurrentPythonKernelManager(AsyncKernelManager):
+    """nbclient's kernel manager, starting every kernel on the Python running this code.
+
+    A notebook names its kernel ``python3``, and Jupyter resolves that name through kernel specs
+    that may be left over from another install: a conda base environment, a user-wide kernel
+    pointing at a Python without TensorFlow, or one that no longer exists. Running the kernel
+    on this interpreter means the notebooks see the environment ``labkit`` is installed in, on
+    every platform. Pass the class, not an instance, as ``NotebookClient(...,
+    kernel_manager_class=CurrentPythonKernelManager)``, so that nbclient still owns the kernel
+    and shuts it down, even after a time-out.
+    """
+
+    @default("kernel_spec_manager")
+    def _kernel_spec_manager_default(self) -> KernelSpecManager:
+        return _CurrentPythonKernelSpecs(data_dir=self.data_dir)
 
 
 def run_notebook(
@@ -52,15 +86,17 @@ def run_notebook(
 ) -> NotebookRun:
     """Execute ``path`` top to bottom in a fresh kernel and save the executed copy.
 
-    The kernel starts in the notebook's folder and inherits this process's environment, so
-    ``LABKIT_QUICK`` and ``LABKIT_DATA_DIR`` reach it. The executed copy is written even when a
+    The kernel runs on this Python (:class:`CurrentPythonKernelManager`), starts in the notebook's
+    folder and inherits this process's environment, so ``LABKIT_QUICK`` and ``LABKIT_DATA_DIR``
+    reach it. The executed copy is written even when a
     cell fails, so the error can be read there.
     """
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
-        timeout=cell_timeout,
+        kernel_manager_class=CurrentPythonKernelManager,
         kernel_name="python3",
+        timeout=cell_timeout,
         resources={"metadata": {"path": str(path.parent.resolve())}},
         record_timing=False,
     )
@@ -70,7 +106,7 @@ def run_notebook(
     # The kernel's own stderr (start-up notices, crash reports) goes to a log beside the copy.
     kernel_log = output_path.with_suffix(".kernel.log")
     try:
-        with kernel_log.open("w") as log:
+        with kernel_log.open("w", encoding="utf-8") as log:
             client.execute(stderr=log)
     except CellExecutionError as failure:
         error = str(failure).strip().splitlines()[-1]

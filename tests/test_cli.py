@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -40,7 +41,11 @@ def test_bad_quick_flag_exits_2(monkeypatch, capsys):
 
 def test_python_dash_m_shows_usage():
     result = subprocess.run(
-        [sys.executable, "-m", "labkit", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "labkit", "--help"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=True,
     )
     assert "usage: labkit" in result.stdout and "run" in result.stdout and "check" in result.stdout
 
@@ -53,9 +58,9 @@ def test_grade_writes_a_table_csv_and_feedback_and_goes_on_past_bad_files(tmp_pa
     for student in ("alice", "bob", "carol"):
         (submissions / student).mkdir(parents=True)
     shutil.copy(NOTEBOOK_DIR / "03_vae.ipynb", submissions / "alice" / "03_vae.ipynb")
-    (submissions / "bob" / "03_vae.ipynb").write_text('{"cells": [')
+    (submissions / "bob" / "03_vae.ipynb").write_text('{"cells": [', encoding="utf-8")
     old = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}
-    (submissions / "carol" / "03_vae.ipynb").write_text(json.dumps(old))
+    (submissions / "carol" / "03_vae.ipynb").write_text(json.dumps(old), encoding="utf-8")
     before = {path: path.read_bytes() for path in submissions.rglob("*.ipynb")}
 
     status = main(
@@ -72,7 +77,7 @@ def test_grade_writes_a_table_csv_and_feedback_and_goes_on_past_bad_files(tmp_pa
     assert status == 0  # low grades and bad files are results, not usage errors
     printed = capsys.readouterr().out
     assert "Grading 3 notebook(s)" in printed and "14/14" in printed
-    with (tmp_path / "grades.csv").open() as file:
+    with (tmp_path / "grades.csv").open(newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     assert [Path(row["notebook"]).parent.name for row in rows] == ["alice", "bob", "carol"]
     alice, bob, carol = rows
@@ -81,7 +86,9 @@ def test_grade_writes_a_table_csv_and_feedback_and_goes_on_past_bad_files(tmp_pa
     assert "format version 3" in carol["status"] and carol["points"] == ""
     feedback = sorted(path.name for path in (tmp_path / "feedback").iterdir())
     assert feedback == ["alice__03_vae.txt", "bob__03_vae.txt", "carol__03_vae.txt"]
-    assert "14 of 14 points" in (tmp_path / "feedback" / "alice__03_vae.txt").read_text()
+    assert "14 of 14 points" in (tmp_path / "feedback" / "alice__03_vae.txt").read_text(
+        encoding="utf-8"
+    )
     assert {path: path.read_bytes() for path in submissions.rglob("*.ipynb")} == before
 
 
@@ -104,3 +111,19 @@ def test_release_writes_student_versions(tmp_path, capsys):
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
         path.name for path in NOTEBOOK_DIR.glob("*.ipynb")
     )
+
+
+def test_a_narrow_console_encoding_does_not_crash_the_cli(tmp_path):
+    # A Windows pipe or file gets the ANSI code page (cp1252 here), not UTF-8; a path with
+    # characters outside it must still be reported, not crash the command.
+    folder = tmp_path / "données ≤ 2π"
+    result = subprocess.run(
+        [sys.executable, "-m", "labkit", "check"],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "cp1252", "LABKIT_DATA_DIR": str(folder)},
+        cwd=tmp_path,
+    )
+    error = result.stderr.decode("cp1252")
+    assert result.returncode == 2, error
+    assert "MNIST folder not found" in error and "UnicodeEncodeError" not in error
+    assert "donn\xe9es \\u2264 2\\u03c0" in error  # é is in cp1252; ≤ and π are escaped

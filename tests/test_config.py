@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,35 @@ def test_data_dir(tmp_path):
     assert load_settings({"LABKIT_DATA_DIR": str(tmp_path)}).data_dir == tmp_path
     assert load_settings({"LABKIT_DATA_DIR": "  "}).data_dir is None
     assert load_settings({"LABKIT_DATA_DIR": "~/mnist"}).data_dir == Path.home() / "mnist"
+
+
+def test_notebook_parameters_win_over_the_mode():
+    settings = load_settings({"LABKIT_QUICK": "1"}, num_epochs=1, seed=7, batch_size=64)
+    assert (settings.num_epochs, settings.seed, settings.batch_size) == (1, 7, 64)
+    assert settings.quick and settings.limit == QUICK_LIMIT  # the subset still follows the mode
+
+
+def test_parameters_left_at_none_keep_the_mode_and_seed_zero_is_allowed():
+    settings = load_settings({}, num_epochs=None, seed=0)
+    assert settings.num_epochs == FULL_NUM_EPOCHS and settings.seed == 0
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"num_epochs": 0}, "num_epochs must be an integer of at least 1"),
+        ({"num_epochs": 2.5}, "Received: num_epochs=2.5"),
+        ({"seed": -1}, "seed must be an integer of at least 0"),
+        ({"batch_size": True}, "batch_size must be an integer"),
+        ({"seed": "7"}, "Received: seed='7'"),
+    ],
+)
+def test_bad_parameters_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_settings({}, **overrides)
+
+
+def test_describe_names_what_a_notebook_runs_with():
+    settings = load_settings({"LABKIT_QUICK": "1"}, num_epochs=1, seed=7)
+    assert settings.describe() == "quick mode: 1 epoch, seed 7, batch size 128"
+    assert load_settings({}).describe() == "full mode: 10 epochs, seed 42, batch size 128"

@@ -197,7 +197,7 @@ def test_an_ungradable_notebook_is_a_row_error(damage, message, tmp_path, rubric
 
 def test_bad_json_and_binary_files_are_row_errors(tmp_path, rubrics):
     truncated = tmp_path / "03_vae.ipynb"
-    truncated.write_text((NOTEBOOK_DIR / "03_vae.ipynb").read_text()[:5000])
+    truncated.write_text((NOTEBOOK_DIR / "03_vae.ipynb").read_text(encoding="utf-8")[:5000])
     assert "not valid JSON" in labkit.grade_notebook(truncated, rubrics).error
     binary = tmp_path / "image.ipynb"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
@@ -242,7 +242,7 @@ def test_the_lab_can_be_forced_and_a_mismatch_is_reported(tmp_path, rubrics):
 )
 def test_a_bad_rubric_file_names_its_problem(rubric, message, tmp_path):
     path = tmp_path / "rubric.json"
-    path.write_text(rubric)
+    path.write_text(rubric, encoding="utf-8")
     with pytest.raises(ValueError, match=message):
         labkit.load_rubrics(path)
 
@@ -251,7 +251,7 @@ def test_find_submissions_searches_folders_and_skips_checkpoints(tmp_path):
     (tmp_path / "alice").mkdir()
     (tmp_path / "alice" / ".ipynb_checkpoints").mkdir()
     for name in ["alice/03_vae.ipynb", "alice/.ipynb_checkpoints/03_vae.ipynb", "bob.ipynb"]:
-        (tmp_path / name).write_text("{}")
+        (tmp_path / name).write_text("{}", encoding="utf-8")
     found = labkit.find_submissions([tmp_path])
     assert found == [tmp_path / "alice" / "03_vae.ipynb", tmp_path / "bob.ipynb"]
     with pytest.raises(FileNotFoundError, match="No file or folder"):

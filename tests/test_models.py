@@ -214,6 +214,7 @@ def test_save_and_load_in_a_fresh_process(kind, tmp_path, mnist_subset):
         [sys.executable, "-c", LOAD_AND_PREDICT, str(path), str(tmp_path / "images.npy")],
         capture_output=True,
         text=True,
+        encoding="utf-8",
         check=True,
     )
     loaded = json.loads(result.stdout.strip().splitlines()[-1])

@@ -37,8 +37,8 @@ def test_every_notebook_is_released_with_its_solutions_replaced(released):
 
 def test_released_notebooks_hold_no_solution_text(released):
     for item in released:
-        instructor = json.loads(item.source.read_text())
-        text = item.released.read_text()
+        instructor = json.loads(item.source.read_text(encoding="utf-8"))
+        text = item.released.read_text(encoding="utf-8")
         assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
         text = "\n".join(_source(cell) for cell in json.loads(text)["cells"])
         solutions = [
@@ -59,8 +59,8 @@ def test_released_notebooks_hold_no_solution_text(released):
 
 def test_released_notebooks_keep_everything_else_and_clear_outputs(released):
     for item in released:
-        instructor = json.loads(item.source.read_text())
-        student = json.loads(item.released.read_text())
+        instructor = json.loads(item.source.read_text(encoding="utf-8"))
+        student = json.loads(item.released.read_text(encoding="utf-8"))
         assert "widgets" not in student["metadata"]
         assert student["metadata"]["labkit"] == instructor["metadata"]["labkit"]
         assert len(student["cells"]) == len(instructor["cells"])
@@ -112,8 +112,8 @@ def test_unbalanced_markers_are_refused_and_nothing_is_written(source, message, 
     source_dir.mkdir()
     good = {"nbformat": 4, "metadata": {}, "cells": []}
     bad = _code_notebook(source)
-    (source_dir / "01_good.ipynb").write_text(json.dumps(good))
-    (source_dir / "02_bad.ipynb").write_text(json.dumps(bad))
+    (source_dir / "01_good.ipynb").write_text(json.dumps(good), encoding="utf-8")
+    (source_dir / "02_bad.ipynb").write_text(json.dumps(bad), encoding="utf-8")
     with pytest.raises(ValueError, match=re.escape(message)):
         labkit.release_notebooks(source_dir, out)
     assert not out.exists()
