@@ -10,9 +10,14 @@ With ``--startup`` it also measures, each in fresh processes: the import time of
 against ``import keras`` alone, the time to build the models, and the peak memory (maximum
 resident set size) of a training run of each model.
 
-Usage (from the checkout's root, MNIST located as for the notebooks):
+Usage (MNIST located as for the notebooks; in PowerShell, set the folder first with
+``$env:LABKIT_DATA_DIR = "../shared/data/mnist"``, then run the command without its prefix):
 
     LABKIT_DATA_DIR=../shared/data/mnist python benchmarks/benchmark_training.py --startup
+
+Peak memory is measured on Linux (VmHWM, reset once the data is loaded) and macOS (the process's
+maximum resident set size, which cannot be reset, so it includes loading the data); on Windows
+only where ``psutil`` happens to be installed (its peak working set, also not reset).
 
 The reference below is the lab's code written plainly, as the lab wrote it, in Keras 3 (the
 Keras VAE example's structure with the lab's dense layers), except for one line: its sampling
@@ -26,12 +31,12 @@ import argparse
 import gc
 import json
 import math
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,6 +45,13 @@ from labkit.backend import keras, tf
 
 BATCH_SIZE = 256  # the lab's batch size: the benchmark's definition of an epoch
 EVALUATION_NOISE_SEED = 2024
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Linux only: the process's memory high-water mark, and the file that resets it.
+PROC_STATUS = Path("/proc/self/status")
+PROC_CLEAR_REFS = Path("/proc/self/clear_refs")
+BYTES_PER_MIB = 2**20
+KIB_PER_MIB = 1024
+NOT_MEASURED = "not measured on this platform"
 
 
 # --- The lab's code, written plainly ---------------------------------------------------------
@@ -160,7 +172,10 @@ def train_side_by_side(x_train, x_test, num_epochs: int, batch_size: int) -> dic
 
 
 def _python(code: str) -> str:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # From the checkout's root, wherever this script is run from: the code imports `benchmarks`.
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -185,39 +200,117 @@ def measure_startup(repeats: int) -> dict:
     ]
     summary = {name: statistics.median(values) for name, values in results.items()}
     for name in ("reference", "kit"):
-        summary[f"peak memory while training, {name} (MiB)"] = float(
-            _python(
-                "import benchmarks.benchmark_training as b; "
-                f"print(b.peak_memory_of_training({name!r}))"
+        peak = PeakMemory(
+            *json.loads(
+                _python(
+                    "import json, benchmarks.benchmark_training as b; "
+                    f"print(json.dumps(b.peak_memory_of_training({name!r})))"
+                )
             )
         )
+        label, value = peak_memory_row(name, peak)
+        summary[label] = value
     return summary
 
 
-def _peak_rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+class PeakMemory(NamedTuple):
+    """A process's peak resident memory, and what the number covers."""
+
+    mib: float | None  # None where this platform gives no way to measure it
+    caveat: str | None  # None when it is exactly the peak while training
+
+
+def reset_peak_memory() -> bool:
+    """Reset this process's peak-memory mark to its current size; False where that is impossible.
+
+    Only Linux can (writing 5 to /proc/self/clear_refs resets VmHWM); macOS and Windows keep the
+    peak of the process's whole life.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        PROC_CLEAR_REFS.write_text("5", encoding="ascii")
+    except OSError:  # /proc not mounted, or not writable in this container
+        return False
+    return True
+
+
+def _linux_peak_kib() -> int | None:
+    try:
+        status = PROC_STATUS.read_text(encoding="ascii")
+    except OSError:
+        return None
+    for line in status.splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024  # kB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # also kB on Linux
+            return int(line.split()[1])  # "VmHWM:   123456 kB"
+    return None
 
 
-def peak_memory_of_training(name: str) -> float:
-    """Peak RSS in MiB of a process while it trains one model for one epoch (all of MNIST).
+def _whole_process(reason: str) -> str:
+    return f"whole process, loading the data included: {reason}"
+
+
+def peak_memory(was_reset: bool) -> PeakMemory:
+    """This process's peak resident memory in MiB (2**20 bytes), measured as the platform allows.
+
+    Linux: VmHWM from /proc/self/status, the peak since ``reset_peak_memory`` if ``was_reset``.
+    macOS (and Linux without /proc): ``resource``'s ru_maxrss, in bytes on macOS and KiB on
+    Linux, the peak of the whole process. Windows has no ``resource`` module: psutil's peak
+    working set where psutil happens to be installed (it is not a dependency), else no number.
+    """
+    if sys.platform.startswith("linux"):
+        kib = _linux_peak_kib()
+        if kib is not None:
+            caveat = None if was_reset else _whole_process("/proc/self/clear_refs did not reset it")
+            return PeakMemory(kib / KIB_PER_MIB, caveat)
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        return _windows_peak_memory()
+    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if sys.platform == "darwin":
+        return PeakMemory(max_rss / BYTES_PER_MIB, _whole_process("macOS cannot reset the peak"))
+    return PeakMemory(max_rss / KIB_PER_MIB, _whole_process("ru_maxrss cannot be reset"))
+
+
+def _windows_peak_memory() -> PeakMemory:
+    try:
+        import psutil  # not a dependency: used where it happens to be installed
+    except ImportError:
+        return PeakMemory(None, f"{NOT_MEASURED} (no resource module, and psutil not installed)")
+    peak_bytes = getattr(psutil.Process().memory_info(), "peak_wset", None)  # Windows only
+    if peak_bytes is None:
+        return PeakMemory(None, f"{NOT_MEASURED} (no resource module, and no peak from psutil)")
+    return PeakMemory(peak_bytes / BYTES_PER_MIB, _whole_process("Windows cannot reset the peak"))
+
+
+def peak_memory_row(name: str, peak: PeakMemory) -> tuple[str, float | str]:
+    """The printed table's row: label and value, with what the number covers when not exact."""
+    if peak.mib is None:
+        return f"peak memory while training, {name}", peak.caveat
+    if peak.caveat is None:
+        return f"peak memory while training, {name} (MiB)", peak.mib
+    return f"peak memory of a training process, {name} (MiB; {peak.caveat})", peak.mib
+
+
+def peak_memory_of_training(name: str) -> PeakMemory:
+    """Peak resident memory of a process while it trains one model for one epoch (all of MNIST).
 
     Loading MNIST (decompressing and converting it) briefly needs more memory than training, so
-    the high-water mark is reset (Linux's /proc/self/clear_refs) once the data is loaded: the
-    number is the peak while training, the data included.
+    the peak is reset once the data is loaded where the platform allows it (Linux): the number is
+    then the peak while training, the data included. Elsewhere it is the whole process's peak,
+    and its caveat says so.
     """
     (x_train, _), _ = labkit.load_mnist()
     labkit.seed_everything(labkit.load_settings().seed)
     gc.collect()
-    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    was_reset = reset_peak_memory()
     if name == "reference":
         build_reference_vae().fit(x_train, epochs=1, batch_size=BATCH_SIZE, verbose=0)
     else:
         batches = labkit.image_batches(x_train, BATCH_SIZE, shuffle_seed=0)
         build_kit_vae(x_train, 1, BATCH_SIZE).fit(batches, epochs=1, shuffle=False, verbose=0)
-    return _peak_rss_mib()
+    return peak_memory(was_reset)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -255,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
         print(labkit.format_table(["measure", "median"], list(startup.items())))
         results["startup"] = startup
     if arguments.json:
-        with open(arguments.json, "w") as file:
+        with open(arguments.json, "w", encoding="utf-8") as file:
             json.dump(results, file, indent=2)
 
 

@@ -1,15 +1,22 @@
 """The kit as students see it: JupyterLab in a real (headless) Chromium.
 
 These tests start JupyterLab on 127.0.0.1 with a token and a free port, on a temporary copy of
-the notebooks, and drive Debian's Chromium with Playwright. They install nothing: ``make test``
-(and so CI) installs Chromium where it is missing, and ``playwright`` is in the ``test`` extra.
-Without Chromium they fail; deselect them with ``-m "not browser"``.
+the notebooks, and drive Chromium (or Chrome, or Edge) with Playwright, on Linux, macOS and
+Windows alike. They install nothing: ``make test`` (and so CI) installs Debian's Chromium where it
+is missing, and ``playwright`` is in the ``test`` extra. The browser is ``$LABKIT_CHROMIUM`` when
+set, else the first one found on the PATH or in the platform's usual places, else Playwright's own
+Chromium (``python -m playwright install chromium``). Without any, the tests marked ``browser``
+fail and say what to install; deselect them with ``-m "not browser"``.
+
+The small tests at the end check, on this machine, the choices made for the other platforms (how
+the server is started and stopped, which browser is found) by simulating those platforms.
 
 Screenshots are saved in ``test-artifacts/`` (or ``$LABKIT_TEST_ARTIFACTS``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -24,13 +31,33 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = Path(os.environ.get("LABKIT_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
-CHROMIUM = os.environ.get("LABKIT_CHROMIUM", "/usr/bin/chromium")
+# Browsers looked up on the PATH, in this order (shutil.which adds ".exe" on Windows).
+CHROMIUM_COMMANDS = [
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "chrome",
+    "msedge",
+]
+# Where the installers put them off the PATH: on macOS below /Applications, on Windows below
+# %PROGRAMFILES%, %PROGRAMFILES(X86)% (all users) or %LOCALAPPDATA% (one user).
+MACOS_APPLICATIONS = Path("/Applications")
+MACOS_BROWSERS = [
+    ("Google Chrome.app", "Contents", "MacOS", "Google Chrome"),
+    ("Chromium.app", "Contents", "MacOS", "Chromium"),
+]
+WINDOWS_FOLDERS = ["PROGRAMFILES", "PROGRAMFILES(X86)", "LOCALAPPDATA"]
+WINDOWS_BROWSERS = [
+    ("Google", "Chrome", "Application", "chrome.exe"),
+    ("Microsoft", "Edge", "Application", "msedge.exe"),
+    ("Chromium", "Application", "chrome.exe"),
+]
+PLATFORM_NAMES = {"linux": "Linux", "darwin": "macOS", "win32": "Windows"}
 # Chromium must not reach out to Google's services: this machine's network is closed.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -42,10 +69,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVER_START_SECONDS = 90
+SERVER_STOP_SECONDS = 20  # to shut down politely, then it is killed
+SERVER_KILL_SECONDS = 10
 PAGE_SECONDS = 60
 RUN_ALL_SECONDS = 600  # notebook 05 in quick mode trains five small models
 WIDGET_UPDATE_SECONDS = 60
 FRONT_END_ERRORS = ["Error displaying widget", "Error rendering", "Javascript Error"]
+
+
+# --- Starting and stopping JupyterLab, on every platform ----------------------------------------
 
 
 def _free_port() -> int:
@@ -54,29 +86,68 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _allow_root_options() -> list[str]:
+    """``--allow-root`` when the tests run as root, which JupyterLab refuses without it.
+
+    CI machines often run tests as root. Windows has no user ids (no ``os.geteuid``).
+    """
+    return ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+
+
+def _server_popen_options() -> dict:
+    """Popen options that start the server in a process group of its own.
+
+    The kernels it starts join that group, so that ``_stop`` can stop them all at once: on
+    Windows a new console process group, elsewhere a new session (``setsid``, POSIX only).
+    """
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the server and its kernels: politely, then by force after SERVER_STOP_SECONDS."""
+    if process.poll() is not None:
+        return
+    windows = sys.platform == "win32"
+    if windows:
+        process.send_signal(signal.CTRL_BREAK_EVENT)  # reaches the whole process group
+    else:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=SERVER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        if windows:
+            # /T: the whole tree, the kernels included; /F: by force.
+            taskkill = ["taskkill", "/T", "/F", "/PID", str(process.pid)]
+            subprocess.run(taskkill, capture_output=True, check=False)
+            process.kill()  # the server itself, should taskkill have failed
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=SERVER_KILL_SECONDS)
+
+
 def _wait_for_server(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"JupyterLab exited with status {process.returncode}:\n{log.read_text()}")
+            pytest.fail(f"JupyterLab exited with status {process.returncode}:\n{_read_log(log)}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.5)
-    pytest.fail(f"JupyterLab did not answer within {SERVER_START_SECONDS} s:\n{log.read_text()}")
+    pytest.fail(f"JupyterLab did not answer within {SERVER_START_SECONDS} s:\n{_read_log(log)}")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)  # the server and the kernels it started
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+def _read_log(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace")
+
+
+def _write_settings(path: Path, settings: dict) -> None:
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(settings), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +156,15 @@ def jupyterlab(tmp_path_factory, mnist_dir) -> Iterator[dict]:
     home = tmp_path_factory.mktemp("jupyterlab")
     root = home / "notebooks"
     shutil.copytree(NOTEBOOK_DIR, root)
+    settings = home / "settings" / "@jupyterlab"
     # Render every cell at once (no windowing), so that every stored figure is in the page.
-    settings = home / "settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
-    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    _write_settings(
+        settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"}
+    )
     # No "get notified about Jupyter news?" pop-up over the page.
-    notification = home / "settings" / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false"})
+    _write_settings(
+        settings / "apputils-extension" / "notification.jupyterlab-settings",
+        {"fetchNews": "false"},
     )
     port, token = _free_port(), os.urandom(16).hex()
     environment = {
@@ -106,7 +177,7 @@ def jupyterlab(tmp_path_factory, mnist_dir) -> Iterator[dict]:
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
     }
     log = home / "jupyterlab.log"
-    with log.open("w") as log_file:
+    with log.open("wb") as log_file:
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -118,13 +189,12 @@ def jupyterlab(tmp_path_factory, mnist_dir) -> Iterator[dict]:
                 "--ServerApp.port_retries=0",
                 f"--IdentityProvider.token={token}",
                 f"--ServerApp.root_dir={root}",
-                # CI machines often run tests as root; JupyterLab refuses that without this.
-                *(["--allow-root"] if os.geteuid() == 0 else []),
+                *_allow_root_options(),
             ],
             env=environment,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            **_server_popen_options(),
         )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -134,24 +204,82 @@ def jupyterlab(tmp_path_factory, mnist_dir) -> Iterator[dict]:
         _stop(process)
 
 
+# --- Finding a browser, on every platform -------------------------------------------------------
+
+
+def _platform_browser_paths() -> list[Path]:
+    """Where this platform's installers put Chrome, Edge or Chromium, off the PATH."""
+    if sys.platform == "darwin":
+        return [MACOS_APPLICATIONS.joinpath(*parts) for parts in MACOS_BROWSERS]
+    if sys.platform == "win32":
+        folders = [os.environ[name] for name in WINDOWS_FOLDERS if os.environ.get(name)]
+        return [Path(folder, *parts) for parts in WINDOWS_BROWSERS for folder in folders]
+    return []
+
+
+def _no_browser_message() -> str:
+    platform = PLATFORM_NAMES.get(sys.platform, sys.platform)
+    searched = [
+        "$LABKIT_CHROMIUM",
+        f"{', '.join(CHROMIUM_COMMANDS)} on the PATH",
+        *map(str, _platform_browser_paths()),
+        "Playwright's own Chromium",
+    ]
+    install = "`python -m playwright install chromium`"
+    if sys.platform.startswith("linux"):
+        install = f"on Debian/Ubuntu `sudo apt-get install chromium`, elsewhere {install}"
+    return (
+        f"No Chromium, Chrome or Edge found on this {platform} machine (searched: "
+        f"{'; '.join(searched)}). To run the browser tests, install one: {install}; or set "
+        "LABKIT_CHROMIUM=PATH to a Chromium, Chrome or Edge executable. To leave them out, "
+        'deselect them with -m "not browser".'
+    )
+
+
+def _find_chromium(playwright_chromium: Path) -> Path | None:
+    """The browser to launch: its path, or None for Playwright's own Chromium.
+
+    In order: ``$LABKIT_CHROMIUM`` (which must exist), the first of CHROMIUM_COMMANDS on the
+    PATH, the platform's usual install places, then Playwright's own Chromium, which
+    ``python -m playwright install chromium`` puts at ``playwright_chromium``. Fails the test,
+    saying what to install on this platform, when there is none.
+    """
+    named = os.environ.get("LABKIT_CHROMIUM", "").strip()
+    if named:
+        if not Path(named).is_file():
+            pytest.fail(
+                f"LABKIT_CHROMIUM={named!r} is not a file. Point it at a Chromium, Chrome or Edge "
+                "executable, or unset it to let the tests search for one."
+            )
+        return Path(named)
+    for command in CHROMIUM_COMMANDS:
+        found = shutil.which(command)
+        if found:
+            return Path(found)
+    for path in _platform_browser_paths():
+        if path.is_file():
+            return path
+    if playwright_chromium.is_file():
+        return None
+    pytest.fail(_no_browser_message())
+
+
 @pytest.fixture(scope="module")
 def browser():
     playwright_api = pytest.importorskip(
         "playwright.sync_api", reason="playwright is in the test extra: pip install -e '.[test]'"
     )
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"No Chromium at {CHROMIUM}. Run `make test` (it installs Debian's chromium), or "
-            "deselect the browser tests with -m 'not browser'."
-        )
     with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        executable = _find_chromium(Path(playwright.chromium.executable_path))
+        where = {} if executable is None else {"executable_path": str(executable)}
+        chromium = playwright.chromium.launch(headless=True, args=CHROMIUM_ARGS, **where)
         try:
             yield chromium
         finally:
             chromium.close()
+
+
+# --- The browser tests --------------------------------------------------------------------------
 
 
 def _open(browser, jupyterlab: dict, name: str):
@@ -179,7 +307,7 @@ def _front_end_errors(page) -> list[str]:
 def _stored_figures(path: Path) -> int:
     # Every PNG output, the widgets' snapshots included: a notebook opened from disk is not
     # trusted, so JupyterLab shows a widget's PNG snapshot until its cell runs again.
-    notebook = json.loads(path.read_text())
+    notebook = json.loads(path.read_text(encoding="utf-8"))
     return sum(
         "image/png" in output.get("data", {})
         for cell in notebook["cells"]
@@ -187,6 +315,7 @@ def _stored_figures(path: Path) -> int:
     )
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_every_notebook_opens_and_its_stored_figures_render(path, jupyterlab, browser):
     page = _open(browser, jupyterlab, path.name)
@@ -215,6 +344,7 @@ IMAGE_PIXELS = """img => {
 }"""
 
 
+@pytest.mark.browser
 def test_latent_explorer_redraws_the_digit_when_a_slider_moves(jupyterlab, browser):
     page = _open(browser, jupyterlab, "05_explore_latent_space.ipynb")
     try:
@@ -249,3 +379,308 @@ def test_latent_explorer_redraws_the_digit_when_a_slider_moves(jupyterlab, brows
         _screenshot(page, "latent-explorer-after-slider")
     finally:
         page.close()
+
+
+# --- The other platforms, simulated on this one (not marked browser: they run everywhere) -------
+
+WINDOWS_CREATE_NEW_PROCESS_GROUP = 0x00000200  # subprocess's and signal's values on Windows
+WINDOWS_CTRL_BREAK_EVENT = 1
+POSIX_SIGTERM, POSIX_SIGKILL = 15, 9  # signal.SIGKILL does not exist on Windows
+SERVER_PID = 4242
+
+
+class _FakeServer:
+    """Stands in for the server's Popen and records what ``_stop`` does to it, in order."""
+
+    def __init__(self, obeys: bool) -> None:
+        self.pid = SERVER_PID
+        self.obeys = obeys  # whether it exits when asked politely
+        self.returncode = None
+        self.calls: list[tuple] = []
+
+    def poll(self):
+        return self.returncode
+
+    def asked(self, call: tuple) -> None:
+        self.calls.append(call)
+        if self.obeys:
+            self.returncode = 0
+
+    def killed(self, call: tuple) -> None:
+        self.calls.append(call)
+        self.returncode = -9
+
+    def send_signal(self, signal_number: int) -> None:
+        self.asked(("send_signal", signal_number))
+
+    def kill(self) -> None:
+        self.killed(("kill",))
+
+    def wait(self, timeout: float) -> int:
+        self.calls.append(("wait", timeout))
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired("jupyterlab", timeout)
+        return self.returncode
+
+
+def _simulate_windows(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "platform", "win32")
+    for name in ("killpg", "setsid", "getpgid", "geteuid"):  # POSIX only
+        monkeypatch.delattr(os, name, raising=False)
+    monkeypatch.setattr(
+        subprocess, "CREATE_NEW_PROCESS_GROUP", WINDOWS_CREATE_NEW_PROCESS_GROUP, raising=False
+    )
+    monkeypatch.setattr(signal, "CTRL_BREAK_EVENT", WINDOWS_CTRL_BREAK_EVENT, raising=False)
+
+
+def test_this_file_loads_where_the_posix_calls_are_missing(monkeypatch):
+    _simulate_windows(monkeypatch)
+    monkeypatch.delattr(signal, "SIGKILL", raising=False)
+    spec = importlib.util.spec_from_file_location("browser_tests_on_windows", __file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # collecting the tests touches no POSIX-only name
+    assert module._server_popen_options() == {"creationflags": WINDOWS_CREATE_NEW_PROCESS_GROUP}
+    assert module._allow_root_options() == []
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin"])
+def test_on_posix_the_server_gets_a_session_of_its_own(platform, monkeypatch):
+    monkeypatch.setattr(sys, "platform", platform)
+    assert _server_popen_options() == {"start_new_session": True}
+
+
+def test_on_windows_the_server_gets_a_process_group_of_its_own(monkeypatch):
+    _simulate_windows(monkeypatch)
+    assert _server_popen_options() == {"creationflags": WINDOWS_CREATE_NEW_PROCESS_GROUP}
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin"])
+@pytest.mark.parametrize(
+    "obeys, expected",
+    [
+        (True, [("killpg", SERVER_PID, POSIX_SIGTERM), ("wait", SERVER_STOP_SECONDS)]),
+        (
+            False,
+            [
+                ("killpg", SERVER_PID, POSIX_SIGTERM),
+                ("wait", SERVER_STOP_SECONDS),
+                ("killpg", SERVER_PID, POSIX_SIGKILL),
+                ("wait", SERVER_KILL_SECONDS),
+            ],
+        ),
+    ],
+    ids=["exits when asked", "killed"],
+)
+def test_on_posix_stop_signals_the_group_then_kills_it(platform, obeys, expected, monkeypatch):
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(signal, "SIGTERM", POSIX_SIGTERM)
+    monkeypatch.setattr(signal, "SIGKILL", POSIX_SIGKILL, raising=False)
+    server = _FakeServer(obeys)
+
+    def killpg(pid, signal_number):
+        call = ("killpg", pid, signal_number)
+        if signal_number == POSIX_SIGKILL:
+            server.killed(call)
+        else:
+            server.asked(call)
+
+    monkeypatch.setattr(os, "killpg", killpg, raising=False)
+    _stop(server)
+    assert server.calls == expected
+
+
+@pytest.mark.parametrize(
+    "obeys, expected",
+    [
+        (True, [("send_signal", WINDOWS_CTRL_BREAK_EVENT), ("wait", SERVER_STOP_SECONDS)]),
+        (
+            False,
+            [
+                ("send_signal", WINDOWS_CTRL_BREAK_EVENT),
+                ("wait", SERVER_STOP_SECONDS),
+                ("run", ["taskkill", "/T", "/F", "/PID", str(SERVER_PID)]),
+                ("kill",),
+                ("wait", SERVER_KILL_SECONDS),
+            ],
+        ),
+    ],
+    ids=["exits on ctrl-break", "killed with its tree"],
+)
+def test_on_windows_stop_sends_ctrl_break_then_kills_the_tree(obeys, expected, monkeypatch):
+    _simulate_windows(monkeypatch)  # os.killpg is gone: calling it would raise AttributeError
+    server = _FakeServer(obeys)
+
+    def run(arguments, **options):
+        assert "shell" not in options
+        server.calls.append(("run", arguments))
+
+    monkeypatch.setattr(subprocess, "run", run)
+    _stop(server)
+    assert server.calls == expected
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin", "win32"])
+def test_stop_leaves_a_server_that_already_exited_alone(platform, monkeypatch):
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.delattr(os, "killpg", raising=False)
+    server = _FakeServer(obeys=True)
+    server.returncode = 1
+    _stop(server)
+    assert server.calls == []
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX only")
+def test_on_posix_stop_reaches_the_processes_the_server_started(tmp_path):
+    # A stand-in server that starts a stand-in kernel; the kernel notes the SIGTERM it gets.
+    stopped = tmp_path / "kernel-stopped"
+    kernel = (
+        "import pathlib, signal, sys, time\n"
+        "def note(*_):\n"
+        "    pathlib.Path(sys.argv[1]).write_text('SIGTERM', encoding='utf-8')\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, note)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    server = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2]])\n"
+        "time.sleep(60)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", server, kernel, str(stopped)],
+        stdout=subprocess.PIPE,
+        **_server_popen_options(),
+    )
+    try:
+        assert process.stdout.readline() == b"ready\n"  # the kernel's handler is in place
+        _stop(process)
+        assert process.returncode == -signal.SIGTERM
+        deadline = time.monotonic() + SERVER_KILL_SECONDS
+        while not stopped.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stopped.read_text(encoding="utf-8") == "SIGTERM"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stdout.close()
+
+
+@pytest.mark.parametrize("user_id, expected", [(0, ["--allow-root"]), (1000, [])])
+def test_allow_root_only_for_root(user_id, expected, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: user_id, raising=False)
+    assert _allow_root_options() == expected
+
+
+def test_allow_root_is_not_asked_where_there_are_no_user_ids(monkeypatch):
+    monkeypatch.delattr(os, "geteuid", raising=False)  # as on Windows
+    assert _allow_root_options() == []
+
+
+def _executable(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    return path
+
+
+@pytest.fixture
+def no_browser(monkeypatch, tmp_path) -> list[str]:
+    """No browser anywhere: returns the names looked up on the (empty) PATH, in order."""
+    looked_up: list[str] = []
+
+    def which(command, *args, **kwargs):
+        looked_up.append(command)
+        return None
+
+    monkeypatch.delenv("LABKIT_CHROMIUM", raising=False)
+    monkeypatch.setattr(shutil, "which", which)
+    monkeypatch.setitem(globals(), "MACOS_APPLICATIONS", tmp_path / "Applications")
+    for name in WINDOWS_FOLDERS:
+        monkeypatch.delenv(name, raising=False)
+    return looked_up
+
+
+def test_labkit_chromium_comes_first_and_must_exist(no_browser, monkeypatch, tmp_path):
+    named = _executable(tmp_path / "my-browser")
+    monkeypatch.setattr(shutil, "which", lambda command: str(tmp_path / command))
+    monkeypatch.setenv("LABKIT_CHROMIUM", str(named))
+    assert _find_chromium(tmp_path / "playwright-chromium") == named
+    monkeypatch.setenv("LABKIT_CHROMIUM", str(tmp_path / "missing"))
+    with pytest.raises(pytest.fail.Exception, match=r"LABKIT_CHROMIUM='.*missing' is not a file"):
+        _find_chromium(tmp_path / "playwright-chromium")
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin", "win32"])
+def test_the_first_browser_on_the_path_is_taken(platform, no_browser, monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "platform", platform)
+    on_path = {"google-chrome": tmp_path / "google-chrome", "msedge": tmp_path / "msedge.exe"}
+
+    def which(command, *args, **kwargs):
+        no_browser.append(command)
+        return str(on_path[command]) if command in on_path else None
+
+    monkeypatch.setattr(shutil, "which", which)
+    assert _find_chromium(tmp_path / "playwright-chromium") == tmp_path / "google-chrome"
+    assert no_browser == ["chromium", "chromium-browser", "google-chrome"]
+
+
+def test_on_macos_the_applications_folder_is_searched(no_browser, monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    applications = tmp_path / "Applications"
+    chromium = _executable(applications / "Chromium.app" / "Contents" / "MacOS" / "Chromium")
+    assert _find_chromium(tmp_path / "playwright-chromium") == chromium
+    assert no_browser == [  # the PATH first
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+        "chrome",
+        "msedge",
+    ]
+    chrome = _executable(
+        applications / "Google Chrome.app" / "Contents" / "MacOS" / "Google Chrome"
+    )
+    assert _find_chromium(tmp_path / "playwright-chromium") == chrome
+    monkeypatch.setattr(sys, "platform", "linux")  # not where Linux keeps its browsers
+    with pytest.raises(pytest.fail.Exception, match="No Chromium, Chrome or Edge found"):
+        _find_chromium(tmp_path / "playwright-chromium")
+
+
+def test_on_windows_program_files_are_searched(no_browser, monkeypatch, tmp_path):
+    _simulate_windows(monkeypatch)
+    folders = {name: tmp_path / name for name in WINDOWS_FOLDERS}
+    for name, folder in folders.items():
+        monkeypatch.setenv(name, str(folder))
+    edge = folders["PROGRAMFILES(X86)"] / "Microsoft" / "Edge" / "Application" / "msedge.exe"
+    _executable(edge)
+    assert _find_chromium(tmp_path / "playwright-chromium") == edge
+    chrome = folders["LOCALAPPDATA"] / "Google" / "Chrome" / "Application" / "chrome.exe"
+    _executable(chrome)  # Chrome is preferred to Edge
+    assert _find_chromium(tmp_path / "playwright-chromium") == chrome
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin", "win32"])
+def test_playwrights_own_chromium_comes_last(platform, no_browser, monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "platform", platform)
+    assert _find_chromium(_executable(tmp_path / "ms-playwright" / "chrome")) is None
+
+
+@pytest.mark.parametrize(
+    "platform, named, said, not_said",
+    [
+        ("linux", "Linux", "on Debian/Ubuntu `sudo apt-get install chromium`", "macOS"),
+        ("darwin", "macOS", "install one: `python -m playwright install chromium`", "apt-get"),
+        ("win32", "Windows", "install one: `python -m playwright install chromium`", "apt-get"),
+    ],
+)
+def test_without_a_browser_the_failure_says_what_to_do_here(
+    platform, named, said, not_said, no_browser, monkeypatch, tmp_path
+):
+    monkeypatch.setattr(sys, "platform", platform)
+    with pytest.raises(pytest.fail.Exception) as failure:
+        _find_chromium(tmp_path / "playwright-chromium")
+    message = str(failure.value)
+    assert f"No Chromium, Chrome or Edge found on this {named} machine" in message
+    assert said in message and not_said not in message
+    assert "`python -m playwright install chromium`" in message
+    assert "LABKIT_CHROMIUM=PATH" in message and '-m "not browser"' in message
