@@ -1,59 +1,86 @@
 # VAE Lab Kit task runner. `make run` and `make test` are the README's two quick-start commands.
 # Each creates the virtual environment .venv the first time (and refreshes it when
-# pyproject.toml changes), then reuses it.
+# pyproject.toml or constraints.txt changes), then reuses it. Every target is a short recipe of
+# plain commands, so it can be typed by hand where there is no `make` (see the README).
 
 PYTHON ?= python3
 VENV ?= .venv
-BIN := $(VENV)/bin
+# A venv keeps its programs in bin/, or Scripts/ on Windows (Git Bash's make).
+SCRIPTS := $(if $(filter Windows_NT,$(OS)),Scripts,bin)
+BIN := $(VENV)/$(SCRIPTS)
 STAMP := $(VENV)/.labkit-installed
+# The versions every install uses (CI, students, Binder): refreshed by `make constraints`.
+CONSTRAINTS := constraints.txt
+LINTED := labkit tests benchmarks notebooks conftest.py
 
-# Offline checkouts keep MNIST beside the project in ../shared/data/mnist; use it when present
-# and LABKIT_DATA_DIR is not already set. Otherwise the kit downloads MNIST through Keras.
+# `make run` and `make check` read MNIST from ../shared/data/mnist beside the checkout when that
+# folder exists and LABKIT_DATA_DIR is not set; otherwise the kit downloads it through Keras.
+# (pytest finds that folder by itself: see conftest.py.)
 ifeq ($(strip $(LABKIT_DATA_DIR)),)
 ifneq ($(wildcard ../shared/data/mnist/.),)
 export LABKIT_DATA_DIR := $(abspath ../shared/data/mnist)
 endif
 endif
 
-# The browser tests (tests/test_browser.py) drive Debian's Chromium. `make test` installs it
-# where it is missing; `make test BROWSER_TESTS=0` skips those tests instead.
-CHROMIUM ?= /usr/bin/chromium
+# The browser tests (tests/test_browser.py) find a Chromium, Chrome or Edge by themselves;
+# `make test` installs Debian's Chromium on a Linux machine with apt-get where none is on the
+# PATH. `make test CHROMIUM=/path/to/chromium` names another browser; `make test
+# BROWSER_TESTS=0` leaves those tests out.
 BROWSER_TESTS ?= 1
 ifeq ($(BROWSER_TESTS),0)
 PYTEST_SELECT := -m "not browser"
 endif
+ifneq ($(strip $(CHROMIUM)),)
+export LABKIT_CHROMIUM := $(CHROMIUM)
+endif
 
-.PHONY: setup run check test browser bench lint format lab clean
+# `make constraints` resolves for every platform and Python 3.10 to 3.13 at once (--universal).
+# It keeps the pins that still fit pyproject.toml; `make constraints UPGRADE=1` takes the newest
+# versions of everything (for a new course). uv comes from the PATH, else from a scratch venv.
+UV_VENV := build/uv
+COMPILE := pip compile pyproject.toml --extra test --extra gpu --universal --python-version 3.10
+COMPILE += -o $(CONSTRAINTS)
+ifneq ($(strip $(UPGRADE)),)
+COMPILE += --upgrade
+endif
+
+.PHONY: setup run check test browser bench lint format lab constraints clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
 	touch $(STAMP)
 
 ## run: the kit's main job: check the environment, execute every notebook in order, summarise
 run: setup
-	$(BIN)/labkit run
+	$(BIN)/python -m labkit run
 
 ## check: print versions and settings, and load and verify MNIST
 check: setup
-	$(BIN)/labkit check
+	$(BIN)/python -m labkit check
 
-## test: lint, unit tests, browser tests, and the notebooks re-executed by nbval in quick mode
+## test: lint, unit, grading and browser tests, and the notebooks re-run by nbval in quick mode
 test: setup browser
-	$(BIN)/ruff check labkit tests benchmarks
-	LABKIT_QUICK=1 LABKIT_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(PYTEST_SELECT)
+	$(BIN)/python -m pytest $(PYTEST_SELECT)
 
-## browser: install Debian's Chromium for the browser tests, where it is missing
+## browser: install Debian's Chromium for the browser tests where no browser is on the PATH
 browser:
 ifneq ($(BROWSER_TESTS),0)
-	@test -x $(CHROMIUM) || { \
-	  echo "Installing Debian's chromium for the browser tests (make test BROWSER_TESTS=0 skips them)"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
-	@test -x $(CHROMIUM) || { echo "No Chromium at $(CHROMIUM): install it, or run make test BROWSER_TESTS=0"; exit 1; }
+ifeq ($(strip $(CHROMIUM)),)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+	  || command -v google-chrome >/dev/null || { \
+	  if [ "$$(uname -s)" = Linux ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests (make test BROWSER_TESTS=0 skips them)"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "No Chromium on the PATH; the browser tests look in the usual places. If they find"; \
+	    echo "none: $(BIN)/python -m playwright install chromium (or make test BROWSER_TESTS=0)"; \
+	  fi; }
+endif
 endif
 
 ## bench: train the lab's plain Keras VAE and the kit's side by side; import, build, memory
@@ -61,16 +88,23 @@ bench: setup
 	$(BIN)/python benchmarks/benchmark_training.py --startup
 
 lint: setup
-	$(BIN)/ruff check labkit tests benchmarks
-	$(BIN)/ruff format --check labkit tests benchmarks
+	$(BIN)/python -m ruff check $(LINTED)
+	$(BIN)/python -m ruff format --check $(LINTED)
 
 format: setup
-	$(BIN)/ruff format labkit tests benchmarks
-	$(BIN)/ruff check --fix labkit tests benchmarks
+	$(BIN)/python -m ruff format $(LINTED)
+	$(BIN)/python -m ruff check --fix $(LINTED)
 
 ## lab: open JupyterLab on the notebooks
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/python -m jupyter lab notebooks
+
+## constraints: re-pin constraints.txt after a change to pyproject.toml's dependencies
+constraints:
+	@if command -v uv >/dev/null; then UV=uv; else \
+	  UV=$(UV_VENV)/$(SCRIPTS)/uv; test -x $$UV || { $(PYTHON) -m venv $(UV_VENV) \
+	    && $(UV_VENV)/$(SCRIPTS)/python -m pip install --quiet uv; }; fi; \
+	echo "$$UV $(COMPILE)"; $$UV $(COMPILE) --quiet
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache executed

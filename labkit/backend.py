@@ -73,6 +73,12 @@ def seed_everything(seed: int) -> None:
         raise ValueError(f"seed must be a non-negative integer. Received: seed={seed!r}.")
     random.seed(seed)
     keras.utils.set_random_seed(seed)  # also seeds Python's and NumPy's global generators
+    # keras.random draws without a seed come from Keras's global SeedGenerator, made from the
+    # seed on first use. Keras 3.13+ forgets it in set_random_seed; 3.12 (the newest Keras for
+    # Python 3.10) does not, so forget it here too, or the same seed gives other draws.
+    from keras.src.backend.common import global_state
+
+    global_state.set_global_attribute("global_seed_generator", None)
     if tf.config.list_physical_devices("GPU"):
         tf.config.experimental.enable_op_determinism()
 
