@@ -30,6 +30,7 @@ __all__ = [
     "LabData",
     "MnistDataError",
     "MnistFileNotFoundError",
+    "idx_content",
     "keras_cache_file",
     "load_lab_data",
     "load_mnist",
@@ -264,11 +265,15 @@ def _read_npz_arrays(path: Path, digest: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _idx_sha256(array: np.ndarray, spec: IdxFile) -> str:
-    """The SHA-256 the IDX file of ``array`` would have: big-endian header, then the bytes."""
+def idx_content(array: np.ndarray, spec: IdxFile) -> bytes:
+    """``array`` as the content of an (uncompressed) IDX file of kind ``spec``.
+
+    The IDX format: the magic number, then each dimension, as 4-byte big-endian integers, then
+    the ``uint8`` values in C order. The published checksums in :data:`MNIST_FILES` are of this.
+    """
     header = spec.magic.to_bytes(4, "big")
     header += b"".join(size.to_bytes(4, "big") for size in array.shape)
-    return hashlib.sha256(header + np.ascontiguousarray(array).tobytes()).hexdigest()
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
 
 
 def read_mnist_npz(path: str | Path) -> dict[str, np.ndarray]:
@@ -301,7 +306,7 @@ def read_mnist_npz(path: str | Path) -> dict[str, np.ndarray]:
     if digest != KERAS_MNIST_NPZ_SHA256:
         for name, array in arrays.items():
             spec = MNIST_FILES[NPZ_ARRAY_KEYS[name]]
-            if _idx_sha256(array, spec) != spec.sha256:
+            if hashlib.sha256(idx_content(array, spec)).hexdigest() != spec.sha256:
                 problem = f"array {name} differs from the published MNIST {spec.name}"
                 raise _npz_error(path, digest, problem)
     return {NPZ_ARRAY_KEYS[name]: array for name, array in arrays.items()}

@@ -2,26 +2,51 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from labkit.data import MNIST_FILES, idx_content
+
+
+def write_idx_folder(folder: Path, images_and_labels: dict[str, np.ndarray]) -> Path:
+    """Write MNIST arrays (uint8, keyed as ``labkit.MNIST_FILES``) as the four ``.gz`` files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, spec in MNIST_FILES.items():
+        content = idx_content(images_and_labels[key], spec)
+        (folder / f"{spec.name}.gz").write_bytes(gzip.compress(content, mtime=0))
+    return folder
+
+
+def idx_folder_from_the_kit(folder: Path) -> Path:
+    """MNIST as the kit loads it with no folder named (Keras's cache, else its download),
+    written out as IDX files, for a machine without a folder of them: a student's laptop."""
+    import labkit
+
+    try:
+        (x_train, y_train), (x_test, y_test) = labkit.load_mnist(flatten=False)
+    except labkit.MnistDataError as err:
+        pytest.fail(f"The tests need MNIST: set LABKIT_DATA_DIR to a folder of its files. {err}")
+    pixels = {"train_images": x_train, "test_images": x_test}
+    arrays = {key: np.rint(images * 255).astype(np.uint8) for key, images in pixels.items()}
+    return write_idx_folder(folder, {**arrays, "train_labels": y_train, "test_labels": y_test})
 
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    """The folder of original MNIST IDX files that the tests read: ``LABKIT_DATA_DIR``.
+def mnist_dir(tmp_path_factory) -> Path:
+    """A folder of the four original MNIST IDX files, which the data tests read and damage.
 
-    The checkout's ``conftest.py`` points it at ``../shared/data/mnist`` beside the checkout
-    when it is unset and that folder exists (CI sets it too). A folder named but missing is an
-    error, not a skip: the tests must not pass vacuously.
+    ``LABKIT_DATA_DIR`` when set: the checkout's ``conftest.py`` points it at
+    ``../shared/data/mnist`` beside the checkout when that folder exists, and CI sets it. A
+    folder named but missing is an error. With none named, the IDX files are written from MNIST
+    as the kit loads it (Keras's cache or download), and their checksums checked like any other.
     """
     named = os.environ.get("LABKIT_DATA_DIR", "").strip()
     if not named:
-        pytest.skip(
-            "no MNIST IDX folder: set LABKIT_DATA_DIR to a folder holding the four MNIST files "
-            "(train-images-idx3-ubyte.gz, ...) to run the data tests"
-        )
+        return idx_folder_from_the_kit(tmp_path_factory.mktemp("mnist"))
     folder = Path(named).expanduser()
     if not folder.is_dir():
         pytest.fail(f"LABKIT_DATA_DIR={named!r} is not a folder; point it at the MNIST IDX files.")
@@ -65,3 +90,9 @@ def trained_vae(mnist_subset):
         verbose=0,
     )
     return vae, history.history
+
+
+@pytest.fixture(scope="session")
+def make_idx_folder_from_the_kit():
+    """:func:`idx_folder_from_the_kit`, for the test that checks what it writes."""
+    return idx_folder_from_the_kit

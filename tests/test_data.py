@@ -488,3 +488,20 @@ def test_train_validation_split_rejects_bad_sizes(validation_size):
 def test_train_validation_split_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="40 images and 50 labels"):
         labkit.train_validation_split(np.zeros((40, 2)), np.zeros(50), validation_size=5, seed=0)
+
+
+def test_without_a_named_folder_the_tests_write_one_from_keras_cache(
+    user_npz, mnist, tmp_path, monkeypatch, keras_download_forbidden, make_idx_folder_from_the_kit
+):
+    # What the mnist_dir fixture does on a student's laptop, where only Keras's cache (or its
+    # download) has MNIST: the IDX files it writes must pass the published checksums.
+    cached = tmp_path / "keras_home" / "datasets" / "mnist.npz"
+    cached.parent.mkdir(parents=True)
+    shutil.copyfile(user_npz, cached)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    folder = make_idx_folder_from_the_kit(tmp_path / "written")
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        f"{spec.name}.gz" for spec in MNIST_FILES.values()
+    )
+    _assert_same_mnist(labkit.load_mnist(folder), mnist)
+    assert keras_download_forbidden == []
