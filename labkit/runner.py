@@ -88,8 +88,8 @@ def run_notebook(
 
     The kernel runs on this Python (:class:`CurrentPythonKernelManager`), starts in the notebook's
     folder and inherits this process's environment, so ``LABKIT_QUICK`` and ``LABKIT_DATA_DIR``
-    reach it. The executed copy is written even when a
-    cell fails, so the error can be read there.
+    reach it. The executed copy is written even when a cell fails, so the error can be read
+    there.
     """
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
