@@ -24,6 +24,7 @@ from labkit.data import (
     train_validation_split,
 )
 from labkit.evaluation import (
+    ACTIVE_UNIT_THRESHOLD,
     active_units,
     decode,
     encode,
@@ -37,14 +38,20 @@ from labkit.evaluation import (
 )
 from labkit.grading import GradeReport, find_submissions, grade_notebook, load_rubrics
 from labkit.models import (
+    EVALUATION_SEED,
     VAE,
     Autoencoder,
     Sampling,
     build_autoencoder,
     build_vae,
+    encoder_and_decoder,
     kl_divergence,
+    latent_size,
+    set_output_bias_to_mean_image,
+    summed_binary_crossentropy,
 )
 from labkit.plots import (
+    LearningSnapshots,
     fit_projection,
     manifold_grid,
     plot_history,
@@ -63,6 +70,7 @@ from labkit.reporting import (
     report_results,
 )
 from labkit.training import (
+    PEAK_LEARNING_RATE,
     STEPS_PER_EXECUTION,
     compile_for_training,
     image_batches,
@@ -74,11 +82,14 @@ from labkit.widgets import InterpolationExplorer, LatentExplorer
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACTIVE_UNIT_THRESHOLD",
     "BATCH_SIZE",
+    "EVALUATION_SEED",
     "IMAGE_SHAPE",
     "MNIST_FILES",
     "NUM_CLASSES",
     "NUM_PIXELS",
+    "PEAK_LEARNING_RATE",
     "STEPS_PER_EXECUTION",
     "VAE",
     "Autoencoder",
@@ -87,6 +98,7 @@ __all__ = [
     "LabData",
     "LabSettings",
     "LatentExplorer",
+    "LearningSnapshots",
     "MnistDataError",
     "MnistFileNotFoundError",
     "Sampling",
@@ -96,6 +108,7 @@ __all__ = [
     "compile_for_training",
     "decode",
     "encode",
+    "encoder_and_decoder",
     "evaluate_autoencoder",
     "evaluate_vae",
     "find_submissions",
@@ -107,6 +120,7 @@ __all__ = [
     "interpolate",
     "iwae_negative_log_likelihood",
     "kl_divergence",
+    "latent_size",
     "learning_rate_schedule",
     "load_lab_data",
     "load_mnist",
@@ -128,6 +142,8 @@ __all__ = [
     "runtime_summary",
     "sample_images",
     "seed_everything",
+    "set_output_bias_to_mean_image",
+    "summed_binary_crossentropy",
     "train",
     "train_validation_split",
     "use_lab_style",

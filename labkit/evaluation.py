@@ -16,10 +16,12 @@ import math
 
 import numpy as np
 
+from labkit.backend import keras
 from labkit.config import BATCH_SIZE
-from labkit.models import VAE, EncoderDecoderModel
+from labkit.models import encoder_and_decoder, latent_size
 
 __all__ = [
+    "ACTIVE_UNIT_THRESHOLD",
     "active_units",
     "decode",
     "encode",
@@ -41,9 +43,9 @@ ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): Cov_x(E_q[z_j]) above this 
 IWAE_SEED = 0  # noise of the importance samples, so the estimate is reproducible
 
 
-def _check_images(model: EncoderDecoderModel, images: np.ndarray) -> np.ndarray:
+def _check_images(model: keras.Model, images: np.ndarray) -> np.ndarray:
     images = np.asarray(images, dtype=np.float32)
-    input_dim = int(model.encoder.inputs[0].shape[-1])
+    input_dim = int(encoder_and_decoder(model)[0].inputs[0].shape[-1])
     if images.ndim != 2 or images.shape[1] != input_dim:
         raise ValueError(
             f"images must have shape (n, {input_dim}) (flattened, as load_mnist returns by "
@@ -69,7 +71,7 @@ def _batched_call(submodel, inputs: np.ndarray, batch_size: int) -> list[np.ndar
     return [np.concatenate([np.asarray(chunk) for chunk in chunks])]
 
 
-def encode(model: EncoderDecoderModel, images: np.ndarray, batch_size: int = BATCH_SIZE):
+def encode(model: keras.Model, images: np.ndarray, batch_size: int = BATCH_SIZE):
     """Latent codes of ``images``: the code of an autoencoder, ``z_mean`` of a VAE.
 
     Args:
@@ -80,10 +82,11 @@ def encode(model: EncoderDecoderModel, images: np.ndarray, batch_size: int = BAT
         ``float32`` array of shape ``(n, latent_dim)``.
     """
     images = _check_images(model, images)
-    return _batched_call(model.encoder, images, batch_size)[0]  # a VAE's first output: z_mean
+    # A VAE's encoder returns [z_mean, z_log_var, z]: its first output is the code.
+    return _batched_call(encoder_and_decoder(model)[0], images, batch_size)[0]
 
 
-def decode(model: EncoderDecoderModel, latents: np.ndarray, batch_size: int = BATCH_SIZE):
+def decode(model: keras.Model, latents: np.ndarray, batch_size: int = BATCH_SIZE):
     """Decode latent points into images.
 
     Args:
@@ -97,17 +100,19 @@ def decode(model: EncoderDecoderModel, latents: np.ndarray, batch_size: int = BA
         ValueError: ``latents`` does not have shape ``(n, model.latent_dim)``.
     """
     latents = np.asarray(latents, dtype=np.float32)
-    if latents.ndim != 2 or latents.shape[1] != model.latent_dim:
+    decoder = encoder_and_decoder(model)[1]
+    latent_dim = latent_size(model)
+    if latents.ndim != 2 or latents.shape[1] != latent_dim:
         raise ValueError(
-            f"latents must have shape (n, {model.latent_dim}) for this model. "
+            f"latents must have shape (n, {latent_dim}) for this model. "
             f"Received: shape {latents.shape}."
         )
     if len(latents) == 0:
-        return np.zeros((0, int(model.decoder.outputs[0].shape[-1])), dtype=np.float32)
-    return _batched_call(model.decoder, latents, batch_size)[0]
+        return np.zeros((0, int(decoder.outputs[0].shape[-1])), dtype=np.float32)
+    return _batched_call(decoder, latents, batch_size)[0]
 
 
-def reconstruct(model: EncoderDecoderModel, images: np.ndarray, batch_size: int = BATCH_SIZE):
+def reconstruct(model: keras.Model, images: np.ndarray, batch_size: int = BATCH_SIZE):
     """``decode(encode(images))``: a VAE reconstructs from ``z_mean``, without sampling noise."""
     return decode(model, encode(model, images, batch_size), batch_size)
 
@@ -151,7 +156,7 @@ def _log_normal(values: np.ndarray, mean: np.ndarray, log_var: np.ndarray) -> np
 
 
 def iwae_negative_log_likelihood(
-    vae: VAE,
+    vae: keras.Model,
     images: np.ndarray,
     num_samples: int = DEFAULT_IMPORTANCE_SAMPLES,
     *,
@@ -178,7 +183,7 @@ def iwae_negative_log_likelihood(
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer. Received: {num_samples!r}.")
     rng = np.random.default_rng(seed)
-    z_mean, z_log_var, _ = _batched_call(vae.encoder, images, BATCH_SIZE)
+    z_mean, z_log_var, _ = _batched_call(encoder_and_decoder(vae)[0], images, BATCH_SIZE)
     z_mean, z_log_var = np.asarray(z_mean, np.float64), np.asarray(z_log_var, np.float64)
     total = 0.0
     for start in range(0, len(images), batch_size):
@@ -202,7 +207,9 @@ def iwae_negative_log_likelihood(
     return -total / len(images)
 
 
-def active_units(vae: VAE, images: np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+def active_units(
+    vae: keras.Model, images: np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD
+) -> int:
     """How many latent dimensions the VAE uses (Burda et al., 2016).
 
     A dimension j is active when the variance of ``z_mean_j`` across images exceeds
@@ -213,7 +220,7 @@ def active_units(vae: VAE, images: np.ndarray, threshold: float = ACTIVE_UNIT_TH
 
 
 def evaluate_vae(
-    vae: VAE,
+    vae: keras.Model,
     images: np.ndarray,
     *,
     num_importance_samples: int = DEFAULT_IMPORTANCE_SAMPLES,
@@ -245,7 +252,7 @@ def evaluate_vae(
 
 
 def evaluate_autoencoder(
-    autoencoder: EncoderDecoderModel, images: np.ndarray, *, batch_size: int = BATCH_SIZE
+    autoencoder: keras.Model, images: np.ndarray, *, batch_size: int = BATCH_SIZE
 ) -> dict[str, float]:
     """Test-set reconstruction errors of an autoencoder (see :func:`reconstruction_errors`)."""
     images = _check_images(autoencoder, images)
@@ -253,7 +260,7 @@ def evaluate_autoencoder(
 
 
 def sample_images(
-    model: EncoderDecoderModel,
+    model: keras.Model,
     num_images: int,
     *,
     seed: int,
@@ -275,13 +282,14 @@ def sample_images(
         ``float32`` array of shape ``(num_images, 784)``, values in [0, 1].
     """
     rng = np.random.default_rng(seed)
+    latent_dim = latent_size(model)
     if fitted_latents is None:
-        latents = rng.standard_normal((num_images, model.latent_dim))
+        latents = rng.standard_normal((num_images, latent_dim))
     else:
         fitted_latents = np.asarray(fitted_latents, dtype=np.float64)
-        if fitted_latents.ndim != 2 or fitted_latents.shape[1] != model.latent_dim:
+        if fitted_latents.ndim != 2 or fitted_latents.shape[1] != latent_dim:
             raise ValueError(
-                f"fitted_latents must have shape (n, {model.latent_dim}). "
+                f"fitted_latents must have shape (n, {latent_dim}). "
                 f"Received: shape {fitted_latents.shape}."
             )
         mean = fitted_latents.mean(axis=0)
@@ -291,7 +299,7 @@ def sample_images(
 
 
 def interpolate(
-    model: EncoderDecoderModel, start_image: np.ndarray, end_image: np.ndarray, num_steps: int
+    model: keras.Model, start_image: np.ndarray, end_image: np.ndarray, num_steps: int
 ) -> np.ndarray:
     """Decode evenly spaced points on the straight line between two images' latent codes.
 

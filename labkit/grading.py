@@ -50,6 +50,7 @@ _LAB_TITLE = re.compile(r"^#\s+Lab\s+(\d+)\b")
 _LAB_FILE = re.compile(r"^(\d\d)_")
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])-?\d+(?:\.\d+)?")
 _FAILED_LINE = re.compile(r"\bFAIL\b")
 _PASSED_LINE = re.compile(r"\bPASS\b")
 
@@ -402,6 +403,26 @@ def _section_written(submission: _Submission, options: Mapping) -> _Outcome:
     return True, f"the {name} section is written ({words} words)."
 
 
+def _section_states_result(submission: _Submission, options: Mapping) -> _Outcome:
+    name, result, decimals = options["section"], options["result"], options.get("decimals", 1)
+    section = submission.section(name)
+    if section is None:
+        return False, f"no '{name}' section: keep the heading '## {name}' and write below it."
+    value = _result(submission, result)
+    if value is None:
+        return _missing_result(result)
+    text = _HTML_COMMENT.sub(" ", "\n".join(section.markdown))
+    # Any number written within rounding of the result counts: 151.5 or 151.46 for 151.4613.
+    tolerance = 0.5 * 10.0**-decimals + 1e-9
+    written = [float(number.replace(",", "")) for number in _NUMBER.findall(text)]
+    if any(abs(number - value) <= tolerance for number in written):
+        return True, f"the {name} section states {result} ({value:,.{decimals}f})."
+    return False, (
+        f"the {name} section does not state {result}, which the Result cell reports as "
+        f"{value:,.{decimals}f}: write the number you measured, to {decimals} decimal(s)."
+    )
+
+
 def _exercise_passed(submission: _Submission, options: Mapping) -> _Outcome:
     name = options["exercise"]
     record = submission.checks.get(name)
@@ -425,6 +446,7 @@ CHECKS: dict[str, tuple[Callable[[_Submission, Mapping], _Outcome], tuple[str, .
     "result_at_least": (_result_at_least, ("result", "min")),
     "result_decreased": (_result_decreased, ("first", "last")),
     "section_written": (_section_written, ("section", "min_words")),
+    "section_states_result": (_section_states_result, ("section", "result")),
     "exercise_passed": (_exercise_passed, ("exercise",)),
 }
 
@@ -481,6 +503,11 @@ def _rubric_item(path: Path, lab: str, item: object) -> RubricItem:
         value = item.get(name, 0)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{where}: {name!r} must be a number. Received: {value!r}.")
+    decimals = item.get("decimals", 1)
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 6:
+        raise ValueError(
+            f"{where}: 'decimals' must be a whole number from 0 to 6. Received: {decimals!r}."
+        )
     sections = item.get("sections", [])
     if not isinstance(sections, list) or not all(isinstance(name, str) for name in sections):
         raise ValueError(f"{where}: 'sections' must be a list of headings. Received: {sections!r}.")

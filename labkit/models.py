@@ -1,10 +1,17 @@
-"""The two models the lab compares: a plain autoencoder and a variational autoencoder.
+"""The two models the lab compares, as tested reference copies: a plain autoencoder and a VAE.
 
-Introduced in notebooks 02 (autoencoder) and 03 (VAE). Both are built with the Functional API for
-the encoder and the decoder (so ``model.summary()`` and the parameter counts read like the lab's),
-and wrapped in a small ``keras.Model`` subclass that exposes them as ``model.encoder`` and
-``model.decoder``. Both are registered for serialization: ``model.save("vae.keras")`` and
-``keras.saving.load_model("vae.keras")`` after ``import labkit`` need no ``custom_objects``.
+Notebooks 02 (autoencoder) and 03 (VAE) write these models out in Keras, layer by layer, since
+that is what they teach; notebook 03 checks that its model and :func:`build_vae` have the same
+parameter counts and give the same loss for the same weights (``tests/test_notebooks.py``
+checks it too). Notebooks 04 and 05 train several models alike and build them here. The
+encoder and the decoder are Functional models (so ``model.summary()`` and the parameter counts
+read like the lab's), wrapped in a small ``keras.Model`` subclass that exposes them as
+``model.encoder`` and ``model.decoder``. Both are registered for serialization:
+``model.save("vae.keras")`` and ``keras.saving.load_model("vae.keras")`` after ``import labkit``
+need no ``custom_objects``.
+
+The kit's helpers accept any model with an encoder and a decoder, however it was built
+(:func:`encoder_and_decoder`).
 """
 
 from __future__ import annotations
@@ -17,12 +24,17 @@ from labkit.backend import keras, tf
 from labkit.config import NUM_PIXELS
 
 __all__ = [
+    "EVALUATION_SEED",
     "VAE",
     "Autoencoder",
     "Sampling",
     "build_autoencoder",
     "build_vae",
+    "encoder_and_decoder",
     "kl_divergence",
+    "latent_size",
+    "set_output_bias_to_mean_image",
+    "summed_binary_crossentropy",
 ]
 
 ops = keras.ops
@@ -57,12 +69,38 @@ def _dense_stack(inputs, sizes: Sequence[int], prefix: str):
     return hidden
 
 
-def _output_bias(pixel_means, output_dim: int):
-    # logit(mean) makes the untrained decoder output the mean image, so training starts from the
-    # average digit instead of a grey 0.5 everywhere (a common start for Bernoulli decoders).
-    # Means are clipped away from 0 and 1, where the logit is infinite.
-    if pixel_means is None:
-        return "zeros"
+def encoder_and_decoder(model: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """The encoder and the decoder of an autoencoder or a VAE, whoever built it.
+
+    Every helper of the kit that encodes or decodes goes through this, so it accepts the models
+    of :func:`build_autoencoder` and :func:`build_vae`, a ``keras.Model`` subclass with
+    ``encoder`` and ``decoder`` attributes (notebook 03's VAE, the keras-io example's), and a
+    Functional model built as ``keras.Model(image, decoder(encoder(image)))`` from sub-models
+    named ``"encoder"`` and ``"decoder"`` (notebook 02's autoencoder).
+
+    Raises:
+        ValueError: ``model`` has neither.
+    """
+    encoder, decoder = getattr(model, "encoder", None), getattr(model, "decoder", None)
+    if encoder is None or decoder is None:
+        names = [layer.name for layer in getattr(model, "layers", [])]
+        if "encoder" not in names or "decoder" not in names:
+            raise ValueError(
+                f"{getattr(model, 'name', type(model).__name__)!r} has no encoder and decoder. "
+                "Build it from two sub-models named 'encoder' and 'decoder', as in "
+                "keras.Model(image, decoder(encoder(image))), or give it .encoder and .decoder "
+                f"attributes. Received a model whose layers are {names}."
+            )
+        encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+    return encoder, decoder
+
+
+def latent_size(model: keras.Model) -> int:
+    """Size of the latent code of ``model``: its decoder's input size."""
+    return int(encoder_and_decoder(model)[1].inputs[0].shape[-1])
+
+
+def _pixel_logits(pixel_means, output_dim: int) -> np.ndarray:
     means = np.asarray(pixel_means, dtype="float64")
     if means.shape != (output_dim,) or not np.all(np.isfinite(means)):
         raise ValueError(
@@ -70,7 +108,60 @@ def _output_bias(pixel_means, output_dim: int):
             f"training images (x_train.mean(axis=0)). Received shape {means.shape}."
         )
     means = np.clip(means, PIXEL_MEAN_CLIP, 1 - PIXEL_MEAN_CLIP)
-    return keras.initializers.Constant(np.log(means / (1 - means)).astype("float32"))
+    return np.log(means / (1 - means)).astype("float32")
+
+
+def set_output_bias_to_mean_image(model: keras.Model, images) -> None:
+    """Start ``model``'s decoder from the average image: a step of the kit's training recipe.
+
+    Sets the bias of the decoder's last layer (a sigmoid ``Dense``) to the logit of each pixel's
+    mean over ``images``. With the weights still near zero, the untrained decoder then outputs
+    the mean image instead of grey 0.5 everywhere, and training starts closer to its goal
+    (notebooks 02 and 03). Call it on a new model, before training.
+
+    Args:
+        model: An autoencoder or a VAE (see :func:`encoder_and_decoder`).
+        images: The training images, ``(n, output_size)``, values in [0, 1].
+
+    Raises:
+        ValueError: The decoder's last layer is not a ``Dense`` layer with a bias, or the images
+            do not match its size.
+    """
+    output_layer = encoder_and_decoder(model)[1].layers[-1]
+    if not isinstance(output_layer, keras.layers.Dense) or output_layer.bias is None:
+        raise ValueError(
+            "the decoder's last layer must be a Dense layer with a bias (the sigmoid output). "
+            f"Received: {type(output_layer).__name__} {output_layer.name!r}."
+        )
+    images = np.asarray(images)
+    output_dim = int(output_layer.units)
+    if images.ndim != 2 or images.shape[1] != output_dim or len(images) == 0:
+        raise ValueError(
+            f"images must have shape (n, {output_dim}), the training images. Received: shape "
+            f"{images.shape}."
+        )
+    output_layer.bias.assign(_pixel_logits(images.mean(axis=0), output_dim))
+
+
+@keras.saving.register_keras_serializable(package="labkit")
+def summed_binary_crossentropy(images, reconstructions):
+    """Binary cross-entropy summed over the pixels of each image, in nats: a VAE's reconstruction
+    term, as a Keras loss for a plain autoencoder (``compile(loss=summed_binary_crossentropy)``).
+
+    Keras's own ``"binary_crossentropy"`` loss averages over the pixels instead, which is the same
+    objective divided by 784 (the same minimum, 784 times smaller gradients for Adam to rescale).
+    Summed, the autoencoder's loss is in the VAE's units, nats per image (notebook 04).
+    """
+    return ops.sum(ops.binary_crossentropy(images, reconstructions), axis=-1)
+
+
+def _output_bias(pixel_means, output_dim: int):
+    # logit(mean) makes the untrained decoder output the mean image, so training starts from the
+    # average digit instead of a grey 0.5 everywhere (a common start for Bernoulli decoders).
+    # Means are clipped away from 0 and 1, where the logit is infinite.
+    if pixel_means is None:
+        return "zeros"
+    return keras.initializers.Constant(_pixel_logits(pixel_means, output_dim))
 
 
 def _build_decoder(
@@ -99,7 +190,7 @@ class EncoderDecoderModel(keras.Model):
     @property
     def latent_dim(self) -> int:
         """Size of the latent code (the decoder's input)."""
-        return int(self.decoder.inputs[0].shape[-1])
+        return latent_size(self)
 
     def get_config(self) -> dict:
         return {

@@ -16,12 +16,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from labkit.backend import keras
 from labkit.config import IMAGE_SHAPE, NUM_CLASSES
-from labkit.evaluation import decode
-from labkit.models import EncoderDecoderModel
+from labkit.evaluation import decode, reconstruct
+from labkit.models import latent_size
 
 __all__ = [
     "LAB_STYLE",
+    "LearningSnapshots",
     "Projection",
     "draw_latent_scatter",
     "fit_projection",
@@ -52,6 +54,7 @@ HISTORY_METRICS = {
     "kl_loss": "KL divergence",
 }
 IMAGE_ROW_HEIGHT = 1.0  # inches per row of digits
+MANIFOLD_TICK_STEP = 0.5  # latent units between the manifold's tick labels
 
 
 def use_lab_style() -> None:
@@ -103,7 +106,8 @@ def plot_history(
                         markersize=3,
                         label=f"{model_name} ({split})",
                     )
-        axis.set(title=HISTORY_METRICS[metric], xlabel="epoch", ylabel=units)
+        title = HISTORY_METRICS[metric] if len(metrics) > 1 else "loss"
+        axis.set(title=title, xlabel="epoch", ylabel=units)
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.legend()
     figure.suptitle(title)
@@ -273,7 +277,7 @@ def manifold_grid(grid_size: int, quantile_range: tuple[float, float] = (0.05, 0
 
 
 def plot_manifold(
-    model: EncoderDecoderModel,
+    model: keras.Model,
     *,
     grid_size: int = 20,
     quantile_range: tuple[float, float] = (0.05, 0.95),
@@ -288,9 +292,9 @@ def plot_manifold(
     Raises:
         ValueError: The model's latent space is not 2-D.
     """
-    if model.latent_dim != 2:
+    if latent_size(model) != 2:
         raise ValueError(
-            f"plot_manifold needs a 2-D latent space; this model's is {model.latent_dim}-D. "
+            f"plot_manifold needs a 2-D latent space; this model's is {latent_size(model)}-D. "
             "Use plot_latent_space for a projection, or build the model with latent_dim=2."
         )
     grid = manifold_grid(grid_size, quantile_range)
@@ -302,11 +306,14 @@ def plot_manifold(
     figure, axis = plt.subplots(figsize=(6.0, 6.0))
     axis.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0)
     axis.grid(False)
-    # The grid is not evenly spaced in z, so label cell centres with their z values.
-    ticks = np.unique(np.linspace(0, grid_size - 1, min(grid_size, 5)).round().astype(int))
-    centres = ticks * IMAGE_SHAPE[0] + (IMAGE_SHAPE[0] - 1) / 2
-    axis.set_xticks(centres, [f"{grid[j]:.2f}" for j in ticks])
-    axis.set_yticks(centres, [f"{grid[::-1][i]:.2f}" for i in ticks])
+    # The grid is not evenly spaced in z: ticks at round z values, placed between the centres
+    # of the cells that surround them.
+    centres = np.arange(grid_size) * IMAGE_SHAPE[0] + (IMAGE_SHAPE[0] - 1) / 2
+    step = MANIFOLD_TICK_STEP
+    tick_values = np.arange(np.ceil(grid[0] / step) * step, grid[-1] + 1e-6, step)
+    tick_labels = [f"{value:g}" for value in np.round(tick_values, 6) + 0.0]
+    axis.set_xticks(np.interp(tick_values, grid, centres), tick_labels)
+    axis.set_yticks(np.interp(tick_values, grid, centres[::-1]), tick_labels)
     axis.set(
         title=f"{title}\n(grid: the {quantile_range[0]:.0%} to {quantile_range[1]:.0%} quantiles "
         f"of N(0, 1), z from {grid[0]:.2f} to {grid[-1]:.2f})",
@@ -314,3 +321,108 @@ def plot_manifold(
         ylabel="z[1]",
     )
     return figure
+
+
+class LearningSnapshots(keras.callbacks.Callback):
+    """Pictures of learning: the same digits reconstructed, and the same prior codes decoded,
+    before training and after chosen epochs; :meth:`plot` draws them as one figure.
+
+    Pass it to ``fit(..., callbacks=[snapshots])`` (notebook 03). A VAE gets both halves; for an
+    autoencoder, which has no prior, pass ``num_samples=0``.
+
+    Args:
+        images: The digits to reconstruct, ``(n, 784)``, for example ``x_test[:8]``.
+        epochs: After which epochs (counted from 1) to take a picture; epochs the training
+            never reaches are skipped.
+        num_samples: How many codes to draw from N(0, I) once, and decode at every picture.
+        seed: Seed of those codes.
+
+    Attributes:
+        snapshots: ``{label: (reconstructions, samples)}`` in the order they were taken, the
+            first labelled ``"before training"``.
+    """
+
+    def __init__(
+        self, images: np.ndarray, *, epochs: Sequence[int], num_samples: int = 6, seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.images = np.asarray(images, dtype=np.float32)
+        if self.images.ndim != 2 or len(self.images) == 0:
+            raise ValueError(
+                f"images must be a non-empty array of shape (n, 784). Received: shape "
+                f"{self.images.shape}."
+            )
+        epochs = tuple(epochs)
+        if not epochs or any(
+            isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1 for epoch in epochs
+        ):
+            raise ValueError(
+                f"epochs must be epoch numbers counted from 1, for example (1, 2, 5, 10). "
+                f"Received: {epochs!r}."
+            )
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
+            raise ValueError(f"num_samples must be 0 or more. Received: {num_samples!r}.")
+        self.epochs = frozenset(epochs)
+        self.num_samples = num_samples
+        self.seed = seed
+        self.snapshots: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._prior_codes = None
+
+    def _take(self, label: str) -> None:
+        samples = (
+            decode(self.model, self._prior_codes)
+            if self.num_samples
+            else np.zeros((0, self.images.shape[1]), np.float32)
+        )
+        self.snapshots[label] = (reconstruct(self.model, self.images), samples)
+
+    def on_train_begin(self, logs=None) -> None:
+        rng = np.random.default_rng(self.seed)
+        self._prior_codes = rng.standard_normal((self.num_samples, latent_size(self.model)))
+        self.snapshots = {}
+        self._take("before training")
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if epoch + 1 in self.epochs:
+            self._take(f"after epoch {epoch + 1}")
+
+    def plot(self, *, title: str = "What the model draws as it learns") -> Figure:
+        """One row per picture taken (the originals on top): reconstructions, then samples.
+
+        Raises:
+            ValueError: No picture was taken yet (train with this callback first).
+        """
+        if not self.snapshots:
+            raise ValueError(
+                "no snapshots yet: pass this callback to fit(..., callbacks=[snapshots]) first."
+            )
+        num_images, gap = len(self.images), 1 if self.num_samples else 0
+        num_columns = num_images + gap + self.num_samples
+        rows = [("original", self.images, None), *((k, *v) for k, v in self.snapshots.items())]
+        figure, axes = plt.subplots(
+            len(rows),
+            num_columns,
+            squeeze=False,
+            figsize=(max(0.7 * num_columns, 4.0), 0.75 * len(rows) + 0.8),
+        )
+        for row_axes, (label, reconstructions, samples) in zip(axes, rows, strict=True):
+            pictures = [*_as_images(reconstructions)]
+            pictures += [None] * gap
+            pictures += [*_as_images(samples)] if samples is not None else []
+            pictures += [None] * (num_columns - len(pictures))
+            for axis, picture in zip(row_axes, pictures, strict=True):
+                axis.set_xticks([])
+                axis.set_yticks([])
+                axis.grid(False)
+                if picture is None:
+                    axis.axis("off")
+                else:
+                    axis.imshow(picture, cmap="gray", vmin=0.0, vmax=1.0)
+            row_axes[0].set_ylabel(label, rotation=0, ha="right", va="center")
+        axes[0, num_images // 2].set_title("test digits, reconstructed", fontsize=9)
+        if self.num_samples:
+            axes[0, num_images + gap + self.num_samples // 2].set_title(
+                "the same codes from N(0, I), decoded", fontsize=9
+            )
+        figure.suptitle(title)
+        return figure

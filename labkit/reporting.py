@@ -7,6 +7,7 @@ under the MIME type ``application/vnd.labkit.results+json`` in the cell's output
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
@@ -26,8 +27,13 @@ RESULTS_MIME_TYPE = "application/vnd.labkit.results+json"
 CHECK_MIME_TYPE = "application/vnd.labkit.check+json"
 
 
+HISTORY_COLUMN_ORDER = ("loss", "reconstruction_loss", "kl_loss")
+
+
 def _format_value(value: object) -> str:
-    if isinstance(value, float):
+    # numbers.Real and not Integral: Python and NumPy floats alike (np.float32 is no float).
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        value = float(value)
         return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"
     return str(value)
 
@@ -45,8 +51,19 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str
 
 
 def history_table(history: Mapping[str, Sequence[float]]) -> str:
-    """The Keras history as a table: one row per epoch, one column per logged loss."""
-    names = list(history)
+    """The Keras history as a table: one row per epoch, one column per logged loss.
+
+    Columns come in the order of the loss's sum: ``loss``, ``reconstruction_loss``, ``kl_loss``
+    (others after them), then the same for validation (``val_*``), whatever order Keras logged.
+    """
+    logged = list(history)
+
+    def order(name: str) -> tuple[bool, int, int]:
+        base = name.removeprefix("val_")
+        rank = HISTORY_COLUMN_ORDER.index(base) if base in HISTORY_COLUMN_ORDER else 99
+        return (name.startswith("val_"), rank, logged.index(name))
+
+    names = sorted(logged, key=order)
     num_epochs = len(history[names[0]]) if names else 0
     rows = [[epoch + 1, *(history[name][epoch] for name in names)] for epoch in range(num_epochs)]
     return format_table(["epoch", *names], rows)

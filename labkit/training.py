@@ -1,8 +1,9 @@
 """The kit's training recipe: Adam with a warm-up and cosine decay, compiled with XLA.
 
-Notebooks 02 and 03 write ``compile`` and ``fit`` out in full, since that is what they teach,
-using :func:`learning_rate_schedule`; notebooks 04 and 05 train several models on the same
-footing and call :func:`train` instead.
+Notebooks 02 and 03 write their models out and apply this recipe in one labelled cell
+(:func:`labkit.set_output_bias_to_mean_image`, :func:`learning_rate_schedule`,
+:func:`image_batches`, XLA and ``steps_per_execution`` in ``compile``); notebooks 04 and 05
+train several models on the same footing and call :func:`train` instead.
 
 Why this recipe (measured in ``benchmarks/``, numbers in the README):
 
@@ -127,16 +128,18 @@ def compile_for_training(
     num_epochs: int,
     steps_per_epoch: int,
     peak_learning_rate: float = PEAK_LEARNING_RATE,
+    loss="mse",
 ) -> None:
     """Compile ``model`` with the kit's recipe: Adam on :func:`learning_rate_schedule`, XLA.
 
-    A VAE trains on its own loss (negative ELBO, nats per image); an autoencoder on the mean
-    squared error, as the lab does.
+    A VAE trains on its own loss (negative ELBO, nats per image) and ``loss`` is ignored; an
+    autoencoder on ``loss``: the mean squared error by default, as the lab does, or
+    :func:`labkit.summed_binary_crossentropy` to train it on the VAE's reconstruction term.
     """
     schedule = learning_rate_schedule(num_epochs, steps_per_epoch, peak_learning_rate)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=schedule),
-        loss=None if isinstance(model, VAE) else "mse",
+        loss=None if isinstance(model, VAE) else loss,
         jit_compile=True,
         steps_per_execution=STEPS_PER_EXECUTION,
     )
@@ -148,12 +151,13 @@ def train(
     settings: LabSettings,
     *,
     peak_learning_rate: float = PEAK_LEARNING_RATE,
+    loss="mse",
     verbose: int = 0,
 ) -> dict[str, list[float]]:
     """Compile ``model`` (:func:`compile_for_training`) and train it on ``data.x_train``.
 
     It validates on ``data.x_val`` after every epoch. Epochs and batch size come from
-    ``settings``.
+    ``settings``; ``loss`` is an autoencoder's (a VAE ignores it).
 
     Returns:
         The Keras history dict: ``loss`` and ``val_loss`` per epoch, and for a VAE also
@@ -165,6 +169,7 @@ def train(
         num_epochs=settings.num_epochs,
         steps_per_epoch=steps_per_epoch,
         peak_learning_rate=peak_learning_rate,
+        loss=loss,
     )
     autoencoder = not isinstance(model, VAE)
     history = model.fit(

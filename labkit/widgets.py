@@ -21,9 +21,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image, ImageDraw
 
+from labkit.backend import keras
 from labkit.config import IMAGE_SHAPE
 from labkit.evaluation import encode
-from labkit.models import EncoderDecoderModel
+from labkit.models import encoder_and_decoder, latent_size
 from labkit.plots import draw_latent_scatter, fit_projection
 
 __all__ = ["InterpolationExplorer", "LatentExplorer"]
@@ -48,9 +49,9 @@ def _digit_pixels(image: np.ndarray) -> np.ndarray:
     return np.repeat(grey[:, :, None], 3, axis=2)
 
 
-def _decode_one(model: EncoderDecoderModel, point: np.ndarray) -> np.ndarray:
+def _decode_one(model: keras.Model, point: np.ndarray) -> np.ndarray:
     latent = np.asarray(point, dtype=np.float32)[None, :]
-    return np.asarray(model.decoder(latent, training=False))[0]
+    return np.asarray(encoder_and_decoder(model)[1](latent, training=False))[0]
 
 
 def _side_by_side(pictures: list[np.ndarray]) -> np.ndarray:
@@ -90,7 +91,7 @@ class LatentExplorer(_SnapshotBox):
 
     def __init__(
         self,
-        model: EncoderDecoderModel,
+        model: keras.Model,
         images: np.ndarray,
         labels: np.ndarray,
         *,
@@ -110,7 +111,7 @@ class LatentExplorer(_SnapshotBox):
                 description=f"z[{dimension}]",
                 continuous_update=True,
             )
-            for dimension in range(model.latent_dim)
+            for dimension in range(latent_size(model))
         ]
         self.digit_view = widgets.Image(format="png")
         self.position_view = widgets.Image(format="png")
@@ -154,9 +155,9 @@ class LatentExplorer(_SnapshotBox):
                 sliders' range.
         """
         point = np.asarray(point, dtype=np.float64)
-        if point.shape != (self.model.latent_dim,):
+        if point.shape != (latent_size(self.model),):
             raise ValueError(
-                f"point must have {self.model.latent_dim} values, one per latent dimension. "
+                f"point must have {latent_size(self.model)} values, one per latent dimension. "
                 f"Received: shape {point.shape}."
             )
         if np.any(np.abs(point) > self.slider_limit):
@@ -209,7 +210,7 @@ class InterpolationExplorer(_SnapshotBox):
 
     def __init__(
         self,
-        models: Mapping[str, EncoderDecoderModel],
+        models: Mapping[str, keras.Model],
         images: np.ndarray,
         *,
         start_index: int = 0,

@@ -76,17 +76,17 @@ def test_grade_writes_a_table_csv_and_feedback_and_goes_on_past_bad_files(tmp_pa
 
     assert status == 0  # low grades and bad files are results, not usage errors
     printed = capsys.readouterr().out
-    assert "Grading 3 notebook(s)" in printed and "14/14" in printed
+    assert "Grading 3 notebook(s)" in printed and "15/15" in printed
     with (tmp_path / "grades.csv").open(newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     assert [Path(row["notebook"]).parent.name for row in rows] == ["alice", "bob", "carol"]
     alice, bob, carol = rows
-    assert alice["points"] == alice["max_points"] == "14" and alice["exercise_negative_elbo"] == "3"
+    assert alice["points"] == alice["max_points"] == "15" and alice["exercise_negative_elbo"] == "3"
     assert bob["status"].startswith("not graded: the file is not a notebook: it is not valid JSON")
     assert "format version 3" in carol["status"] and carol["points"] == ""
     feedback = sorted(path.name for path in (tmp_path / "feedback").iterdir())
     assert feedback == ["alice__03_vae.txt", "bob__03_vae.txt", "carol__03_vae.txt"]
-    assert "14 of 14 points" in (tmp_path / "feedback" / "alice__03_vae.txt").read_text(
+    assert "15 of 15 points" in (tmp_path / "feedback" / "alice__03_vae.txt").read_text(
         encoding="utf-8"
     )
     assert {path: path.read_bytes() for path in submissions.rglob("*.ipynb")} == before

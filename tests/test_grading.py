@@ -59,8 +59,8 @@ def test_the_committed_full_run_notebooks_get_full_marks(path, rubrics):
     assert report.points == report.max_points, report.feedback()
 
 
-def _delete_figures_of_step_7(notebook):
-    start, end = _cell_index(notebook, "### Step 7"), _cell_index(notebook, "### Step 8")
+def _delete_figures_of_step_9(notebook):
+    start, end = _cell_index(notebook, "### Step 9"), _cell_index(notebook, "### Step 10")
     for cell in notebook["cells"][start:end]:
         if cell["cell_type"] == "code":
             cell["outputs"] = [o for o in cell["outputs"] if "image/png" not in o.get("data", {})]
@@ -110,6 +110,17 @@ def _worse_elbo(notebook):
                 results["final_train_loss_nats"] = results["first_epoch_train_loss_nats"] + 1
 
 
+def _observations_without_the_elbo(notebook):
+    # Any way of writing the number counts (151.5, 151.46); a number off by 0.2 nats does not.
+    index = _cell_index(notebook, "## Observations")
+    results = labkit.read_results(notebook)
+    measured = results["test_negative_elbo_nats"]
+    source = _source(notebook["cells"][index])
+    for written in {f"{measured:.1f}", f"{measured:.2f}"}:
+        source = source.replace(written, f"{measured + 0.2:.1f}")
+    notebook["cells"][index]["source"] = source
+
+
 def _deleted_exercise_cells(notebook):
     start = _cell_index(notebook, "### Exercise 1 (graded)")
     end = _cell_index(notebook, "### Further exercises")
@@ -126,13 +137,14 @@ def _huge_output(notebook):
 @pytest.mark.parametrize(
     "damage, lost",
     [
-        (_delete_figures_of_step_7, {"figures"}),
-        (_placeholder_observations, {"observations"}),
+        (_delete_figures_of_step_9, {"figures"}),
+        (_placeholder_observations, {"observations", "observations_state_results"}),
         (_error_output, {"ran_without_errors"}),
-        (_renamed_heading, {"observations"}),
+        (_renamed_heading, {"observations", "observations_state_results"}),
         (_unrun_cells, {"ran_without_errors", "exercise_negative_elbo"}),
         (_failed_exercise, {"exercise_negative_elbo"}),
-        (_worse_elbo, {"test_negative_elbo", "loss_decreased"}),
+        (_worse_elbo, {"test_negative_elbo", "loss_decreased", "observations_state_results"}),
+        (_observations_without_the_elbo, {"observations_state_results"}),
         (_deleted_exercise_cells, {"exercise_negative_elbo"}),
         (_huge_output, set()),
     ],
@@ -146,6 +158,24 @@ def test_a_damaged_copy_loses_exactly_the_expected_items(damage, lost, tmp_path,
     assert _lost(report) == lost, report.feedback()
     lost_points = sum(item.max_points for item in report.items if item.id in lost)
     assert report.points == report.max_points - lost_points
+
+
+def test_observations_state_the_result_to_its_decimals(tmp_path, rubrics):
+    notebook = _read("03_vae.ipynb")
+    measured = labkit.read_results(notebook)["test_negative_elbo_nats"]
+    index = _cell_index(notebook, "## Observations")
+    for text, states in [
+        (f"The test negative ELBO is {measured:.1f} nats.", True),
+        (f"The test negative ELBO is {measured:.3f} nats.", True),
+        (f"It was {measured + 0.1:.1f} nats, or {round(measured)} rounded.", False),
+        ("The test negative ELBO is low.", False),
+    ]:
+        notebook["cells"][index]["source"] = f"## Observations\n\n{text}"
+        report = labkit.grade_notebook(_write(tmp_path, "03_vae.ipynb", notebook), rubrics)
+        item = next(item for item in report.items if item.id == "observations_state_results")
+        assert (item.points == item.max_points) is states, (text, item.feedback)
+        if not states:
+            assert f"as {measured:,.1f}" in item.feedback
 
 
 def test_feedback_says_what_went_wrong(tmp_path, rubrics):
@@ -237,6 +267,11 @@ def test_the_lab_can_be_forced_and_a_mismatch_is_reported(tmp_path, rubrics):
         (
             '{"labs": {"vae": [{"id": "x", "points": 1, "check": "ran_without_errors"}]}}',
             "needs a name like '03_vae'",
+        ),
+        (
+            '{"labs": {"03_vae": [{"id": "x", "points": 1, "check": "section_states_result",'
+            ' "section": "Observations", "result": "loss", "decimals": 1.5}]}}',
+            "'decimals' must be a whole number from 0 to 6",
         ),
     ],
 )

@@ -123,7 +123,7 @@ def test_installed_command_grades_with_the_packaged_rubrics(installed, mnist_dir
     submission = installed["elsewhere"] / "03_vae.ipynb"
     shutil.copyfile(REPO_ROOT / "notebooks" / "03_vae.ipynb", submission)
     printed = _run_installed(installed, mnist_dir, "-m", "labkit", "grade", submission.name)
-    assert "14/14" in printed
+    assert "15/15" in printed
 
 
 def test_installed_command_runs_a_folder_of_notebooks_anywhere(installed, mnist_dir):

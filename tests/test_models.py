@@ -223,3 +223,68 @@ def test_save_and_load_in_a_fresh_process(kind, tmp_path, mnist_subset):
     np.testing.assert_allclose(loaded["latents"], labkit.encode(model, images), atol=1e-6)
     if kind == "vae":
         assert loaded["beta"] == 0.5
+
+
+def _functional_autoencoder():
+    image = keras.Input(shape=(784,), name="image")
+    encoder = keras.Model(image, keras.layers.Dense(3)(image), name="encoder")
+    code = keras.Input(shape=(3,))
+    decoder = keras.Model(code, keras.layers.Dense(784, activation="sigmoid")(code), name="decoder")
+    return keras.Model(image, decoder(encoder(image)), name="autoencoder"), encoder, decoder
+
+
+def test_the_helpers_find_the_encoder_and_decoder_of_any_build():
+    # notebook 02 joins two Functional models; notebook 03 subclasses keras.Model
+    autoencoder, encoder, decoder = _functional_autoencoder()
+    assert labkit.encoder_and_decoder(autoencoder) == (encoder, decoder)
+    assert labkit.latent_size(autoencoder) == 3
+    images = np.random.default_rng(0).random((4, 784)).astype("float32")
+    np.testing.assert_allclose(
+        labkit.reconstruct(autoencoder, images), np.asarray(autoencoder(images)), atol=1e-6
+    )
+    vae = labkit.build_vae(latent_dim=5)
+    assert labkit.encoder_and_decoder(vae) == (vae.encoder, vae.decoder)
+    assert labkit.latent_size(vae) == vae.latent_dim == 5
+
+
+def test_a_model_without_encoder_and_decoder_is_refused():
+    image = keras.Input(shape=(784,))
+    plain = keras.Model(image, keras.layers.Dense(784)(image), name="plain")
+    with pytest.raises(ValueError, match=r"'plain' has no encoder and decoder\..*named 'encoder'"):
+        labkit.encode(plain, np.zeros((1, 784), "float32"))
+
+
+@pytest.mark.parametrize("build", [labkit.build_vae, labkit.build_autoencoder])
+def test_output_bias_at_the_mean_image_makes_the_untrained_decoder_draw_it(build, mnist_subset):
+    images = mnist_subset["x_train"]
+    model = build()
+    labkit.set_output_bias_to_mean_image(model, images)
+    # The code 0 reaches the output layer as zeros (ReLU of zero biases): only the bias remains.
+    decoded = labkit.decode(model, np.zeros((1, labkit.latent_size(model))))[0]
+    np.testing.assert_allclose(decoded, np.clip(images.mean(axis=0), 1e-3, 1 - 1e-3), atol=1e-5)
+    same = build(pixel_means=images.mean(axis=0))
+    np.testing.assert_allclose(same.decoder.layers[-1].bias, model.decoder.layers[-1].bias)
+
+
+def test_output_bias_rejects_the_wrong_images_and_layers():
+    with pytest.raises(ValueError, match=r"images must have shape \(n, 784\)"):
+        labkit.set_output_bias_to_mean_image(labkit.build_vae(), np.zeros((3, 28, 28)))
+    image = keras.Input(shape=(784,))
+    encoder = keras.Model(image, keras.layers.Dense(2)(image), name="encoder")
+    code = keras.Input(shape=(2,))
+    decoder = keras.Model(code, keras.layers.Reshape((2,))(code), name="decoder")
+    model = keras.Model(image, decoder(encoder(image)))
+    with pytest.raises(ValueError, match="last layer must be a Dense layer"):
+        labkit.set_output_bias_to_mean_image(model, np.zeros((3, 784)))
+
+
+def test_summed_cross_entropy_is_kerass_mean_times_the_pixels():
+    rng = np.random.default_rng(0)
+    images = rng.random((6, 784)).astype("float32")
+    probabilities = rng.uniform(0.01, 0.99, (6, 784)).astype("float32")
+    summed = np.asarray(labkit.summed_binary_crossentropy(images, probabilities))
+    kerass = np.asarray(keras.losses.binary_crossentropy(images, probabilities))
+    assert summed.shape == (6,)
+    np.testing.assert_allclose(summed, 784 * kerass, rtol=1e-4)
+    by_hand = -np.sum(images * np.log(probabilities) + (1 - images) * np.log(1 - probabilities), 1)
+    np.testing.assert_allclose(summed, by_hand, rtol=1e-4)

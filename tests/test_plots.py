@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import labkit
+from labkit.backend import keras
 
 matplotlib.use("Agg")
 
@@ -136,6 +137,80 @@ def test_manifold_corners_decode_the_extreme_grid_points(trained_vae):
         np.testing.assert_allclose(cell, image.reshape(28, 28), atol=1e-5)
     assert figure.axes[0].get_xlabel() == "z[0]"
     assert "-1.64 to 1.64" in figure.axes[0].get_title()
+
+
+def test_manifold_ticks_are_round_latent_values_at_their_place(trained_vae):
+    vae, _ = trained_vae
+    figure = labkit.plot_manifold(vae, grid_size=20)
+    axis = figure.axes[0]
+    labels = [tick.get_text() for tick in axis.get_xticklabels()]
+    assert labels == ["-1.5", "-1", "-0.5", "0", "0.5", "1", "1.5"]
+    assert [tick.get_text() for tick in axis.get_yticklabels()] == labels
+    # z = 0 is the middle of the 20 cells (between cells 9 and 10): pixel 279.5 of 560.
+    x_positions = dict(zip(labels, axis.get_xticks(), strict=True))
+    y_positions = dict(zip(labels, axis.get_yticks(), strict=True))
+    assert x_positions["0"] == pytest.approx(279.5) and y_positions["0"] == pytest.approx(279.5)
+    # z[0] grows to the right, z[1] upwards (image rows count downwards)
+    assert x_positions["-1.5"] < x_positions["1.5"] and y_positions["-1.5"] > y_positions["1.5"]
+
+
+def test_learning_snapshots_picture_the_chosen_epochs(mnist_subset):
+    labkit.seed_everything(0)
+    vae = labkit.build_vae()
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3))
+    snapshots = labkit.LearningSnapshots(
+        mnist_subset["x_test"][:5], epochs=(1, 3, 7), num_samples=4, seed=1
+    )
+    before = labkit.reconstruct(vae, mnist_subset["x_test"][:5])
+    vae.fit(
+        mnist_subset["x_train"][:640], epochs=3, batch_size=64, callbacks=[snapshots], verbose=0
+    )
+    # Epoch 7 is never reached; the last picture is of the trained model.
+    assert list(snapshots.snapshots) == ["before training", "after epoch 1", "after epoch 3"]
+    reconstructions, samples = snapshots.snapshots["before training"]
+    np.testing.assert_allclose(reconstructions, before, atol=1e-6)
+    assert samples.shape == (4, 784)
+    final_reconstructions, final_samples = snapshots.snapshots["after epoch 3"]
+    np.testing.assert_allclose(
+        final_reconstructions, labkit.reconstruct(vae, mnist_subset["x_test"][:5]), atol=1e-6
+    )
+    codes = np.random.default_rng(1).standard_normal((4, 2))
+    np.testing.assert_allclose(final_samples, labkit.decode(vae, codes), atol=1e-6)
+    figure = snapshots.plot()
+    image_axes = [axis for axis in figure.axes if axis.get_images()]
+    assert len(image_axes) == 5 + 3 * (5 + 4)  # the originals, then 3 pictures of 9 images
+    assert [axis.get_ylabel() for axis in figure.axes[:: 5 + 1 + 4]] == [
+        "original",
+        "before training",
+        "after epoch 1",
+        "after epoch 3",
+    ]
+
+
+def test_learning_snapshots_of_an_autoencoder_without_samples(mnist_subset):
+    autoencoder = labkit.build_autoencoder(latent_dim=2)
+    autoencoder.compile(optimizer="adam", loss="mse")
+    snapshots = labkit.LearningSnapshots(mnist_subset["x_test"][:3], epochs=(1,), num_samples=0)
+    with pytest.raises(ValueError, match="no snapshots yet"):
+        snapshots.plot()
+    x = mnist_subset["x_train"][:128]
+    autoencoder.fit(x, x, epochs=1, batch_size=64, callbacks=[snapshots], verbose=0)
+    assert [samples.shape for _, samples in snapshots.snapshots.values()] == [(0, 784)] * 2
+    assert len([axis for axis in snapshots.plot().axes if axis.get_images()]) == 3 * 3
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"images": np.zeros((0, 784)), "epochs": (1,)}, "non-empty array"),
+        ({"images": np.zeros((2, 784)), "epochs": ()}, "epoch numbers counted from 1"),
+        ({"images": np.zeros((2, 784)), "epochs": (0, 2)}, "epoch numbers counted from 1"),
+        ({"images": np.zeros((2, 784)), "epochs": (1,), "num_samples": -1}, "0 or more"),
+    ],
+)
+def test_learning_snapshots_reject_bad_arguments(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        labkit.LearningSnapshots(**arguments)
 
 
 def test_manifold_needs_a_2d_latent_space():

@@ -21,6 +21,27 @@ def test_format_table_aligns_columns():
     ]
 
 
+def test_history_table_orders_columns_as_the_loss_adds_up():
+    logged = {  # Keras logs alphabetically
+        "kl_loss": [1.0],
+        "loss": [3.0],
+        "reconstruction_loss": [2.0],
+        "val_kl_loss": [1.5],
+        "val_loss": [4.0],
+        "val_reconstruction_loss": [2.5],
+    }
+    header = labkit.history_table(logged).splitlines()[0].split()
+    assert header == [
+        "epoch",
+        "loss",
+        "reconstruction_loss",
+        "kl_loss",
+        "val_loss",
+        "val_reconstruction_loss",
+        "val_kl_loss",
+    ]
+
+
 def test_history_table_has_a_row_per_epoch():
     table = labkit.history_table({"loss": [3.0, 2.0], "val_loss": [2.5, 2.25]})
     lines = table.splitlines()
