@@ -106,8 +106,8 @@ def plot_history(
                         markersize=3,
                         label=f"{model_name} ({split})",
                     )
-        title = HISTORY_METRICS[metric] if len(metrics) > 1 else "loss"
-        axis.set(title=title, xlabel="epoch", ylabel=units)
+        panel_title = HISTORY_METRICS[metric] if len(metrics) > 1 else "loss"
+        axis.set(title=panel_title, xlabel="epoch", ylabel=units)
         axis.xaxis.get_major_locator().set_params(integer=True)
         axis.legend()
     figure.suptitle(title)

@@ -32,7 +32,8 @@ VAE_HISTORY = {
 
 
 def test_history_has_one_panel_per_loss_with_train_and_validation():
-    figure = labkit.plot_history({"VAE": VAE_HISTORY, "beta=4": VAE_HISTORY})
+    figure = labkit.plot_history({"VAE": VAE_HISTORY, "beta=4": VAE_HISTORY}, title="Two VAEs")
+    assert figure._suptitle.get_text() == "Two VAEs"
     axes = figure.axes
     assert [axis.get_title() for axis in axes] == ["total loss", "reconstruction", "KL divergence"]
     assert all(axis.get_ylabel() == "nats per image" for axis in axes)
@@ -52,9 +53,13 @@ def test_history_has_one_panel_per_loss_with_train_and_validation():
 
 def test_history_of_the_autoencoder_has_one_panel():
     figure = labkit.plot_history(
-        {"autoencoder": {"loss": [0.05, 0.03], "val_loss": [0.04, 0.03]}}, units="MSE per pixel"
+        {"autoencoder": {"loss": [0.05, 0.03], "val_loss": [0.04, 0.03]}},
+        units="MSE per pixel",
+        title="Autoencoder training",
     )
     assert len(figure.axes) == 1 and figure.axes[0].get_ylabel() == "MSE per pixel"
+    assert figure.axes[0].get_title() == "loss"
+    assert figure._suptitle.get_text() == "Autoencoder training"
 
 
 def test_history_rejects_a_dict_without_loss():
