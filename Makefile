@@ -83,8 +83,9 @@ ifeq ($(strip $(CHROMIUM)),)
 endif
 endif
 
-## bench: train the lab's plain Keras VAE and the kit's side by side; import, build, memory
+## bench: the lab's plain Keras VAE and the kit's side by side: time to quality, epochs, memory
 bench: setup
+	$(BIN)/python benchmarks/benchmark_time_to_quality.py
 	$(BIN)/python benchmarks/benchmark_training.py --startup
 
 lint: setup

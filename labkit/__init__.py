@@ -72,6 +72,7 @@ from labkit.reporting import (
 from labkit.training import (
     PEAK_LEARNING_RATE,
     STEPS_PER_EXECUTION,
+    EpochLog,
     compile_for_training,
     image_batches,
     learning_rate_schedule,
@@ -93,6 +94,7 @@ __all__ = [
     "STEPS_PER_EXECUTION",
     "VAE",
     "Autoencoder",
+    "EpochLog",
     "GradeReport",
     "InterpolationExplorer",
     "LabData",

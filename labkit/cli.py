@@ -31,7 +31,13 @@ from labkit.grading import (
 )
 from labkit.release import release_notebooks
 from labkit.reporting import format_table
-from labkit.runner import find_notebooks, run_notebook, summary_table
+from labkit.runner import (
+    RunProgress,
+    expected_seconds,
+    find_notebooks,
+    run_notebook,
+    summary_table,
+)
 
 
 def _print_table(rows: Sequence[tuple[str, str]]) -> None:
@@ -97,11 +103,18 @@ def _command_run(arguments: argparse.Namespace) -> int:
     notebooks = find_notebooks(arguments.notebooks)
     check_environment(settings)
     print(f"Executing {len(notebooks)} notebooks in {settings.mode} mode into {arguments.output}/")
+    progress = RunProgress({path.name: expected_seconds(path, settings.mode) for path in notebooks})
+    left = progress.seconds_left()
+    if left is not None:
+        print(f"  about {left:.0f} s in all, from the last recorded run of each notebook")
     runs = []
     for path in notebooks:
-        print(f"  {path.name} ...", end="", flush=True)
-        run = run_notebook(path, arguments.output / path.name)
-        print(f" {'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s", flush=True)
+        progress.start_notebook(path.name)
+        run = run_notebook(
+            path, arguments.output / path.name, mode=settings.mode, on_cell=progress.cell
+        )
+        progress.finish_notebook(path.name, run.seconds)
+        print(f"  {path.name} {'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s", flush=True)
         runs.append(run)
     print(summary_table(runs))
     failed = [run for run in runs if not run.ok]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import nbformat
 from ipykernel.kernelspec import RESOURCES, get_kernel_dict
@@ -20,12 +24,20 @@ __all__ = [
     "CELL_TIMEOUT_SECONDS",
     "CurrentPythonKernelManager",
     "NotebookRun",
+    "RunProgress",
+    "expected_seconds",
     "find_notebooks",
     "run_notebook",
 ]
 
 CELL_TIMEOUT_SECONDS = 1_200  # a full-mode training cell takes a few minutes on 2 cores
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
+HEADING_CHARACTERS = 40  # of the step heading shown beside the cell number
+PROGRESS_INTERVAL_SECONDS = 15.0  # without a terminal (CI logs), at most one line this often
+_STEP_HEADING = re.compile(r"^#{2,3}\s+(.+)$", re.MULTILINE)
+
+# A cell's progress: (cell number counted from 1, number of code cells, heading above it).
+CellProgress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -81,17 +93,57 @@ class CurrentPythonKernelManager(AsyncKernelManager):
         return _CurrentPythonKernelSpecs(data_dir=self.data_dir)
 
 
+def expected_seconds(path: Path, mode: str) -> float | None:
+    """How long ``path`` took in its last recorded run in ``mode`` ("full" or "quick"), if known.
+
+    ``labkit run`` records each notebook's time in its metadata (``labkit.run_seconds``); the
+    committed notebooks carry the time of the full run that produced their outputs.
+    """
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except (OSError, ValueError):
+        return None
+    value = notebook.metadata.get("labkit", {}).get("run_seconds", {}).get(mode)
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def _headings_before_code_cells(notebook) -> list[str]:
+    """For each code cell, the last Markdown heading above it ("Step 7 · Train ...")."""
+    heading, headings = "", []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            found = _STEP_HEADING.findall(cell.source)
+            heading = found[-1].strip() if found else heading
+        elif cell.cell_type == "code":
+            headings.append(heading)
+    return headings
+
+
 def run_notebook(
-    path: Path, output_path: Path, *, cell_timeout: int = CELL_TIMEOUT_SECONDS
+    path: Path,
+    output_path: Path,
+    *,
+    cell_timeout: int = CELL_TIMEOUT_SECONDS,
+    mode: str | None = None,
+    on_cell: CellProgress | None = None,
 ) -> NotebookRun:
     """Execute ``path`` top to bottom in a fresh kernel and save the executed copy.
 
     The kernel runs on this Python (:class:`CurrentPythonKernelManager`), starts in the notebook's
     folder and inherits this process's environment, so ``LABKIT_QUICK`` and ``LABKIT_DATA_DIR``
     reach it. The executed copy is written even when a cell fails, so the error can be read
-    there.
+    there. With ``mode``, a successful run records its seconds in the copy's metadata
+    (:func:`expected_seconds` reads them back); ``on_cell`` is called as each code cell starts.
     """
     notebook = nbformat.read(path, as_version=4)
+    headings = _headings_before_code_cells(notebook)
+    code_indices = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+
+    def cell_started(cell, cell_index: int, **_) -> None:
+        if on_cell is not None and cell_index in code_indices:
+            number = code_indices.index(cell_index)
+            on_cell(number + 1, len(code_indices), headings[number])
+
     client = NotebookClient(
         notebook,
         kernel_manager_class=CurrentPythonKernelManager,
@@ -99,6 +151,7 @@ def run_notebook(
         timeout=cell_timeout,
         resources={"metadata": {"path": str(path.parent.resolve())}},
         record_timing=False,
+        on_cell_start=cell_started,
     )
     started = time.perf_counter()
     error = None
@@ -113,8 +166,89 @@ def run_notebook(
     except (CellTimeoutError, DeadKernelError) as failure:
         error = f"{type(failure).__name__}: {failure}".splitlines()[0]
     seconds = time.perf_counter() - started
+    if mode is not None and error is None:
+        labkit_metadata = notebook.metadata.setdefault("labkit", {})
+        labkit_metadata.setdefault("run_seconds", {})[mode] = round(seconds)
     nbformat.write(notebook, output_path)
     return NotebookRun(path.name, seconds, error, read_results(notebook))
+
+
+class RunProgress:
+    """What ``labkit run`` shows while it works: the notebook, the cell, and the time left.
+
+    The time left comes from each notebook's last recorded run (:func:`expected_seconds`),
+    scaled by how this run compares so far (a busier machine, another mode). On a terminal the
+    line is redrawn in place; elsewhere (CI logs) a line is printed at most every
+    ``interval`` seconds.
+    """
+
+    def __init__(
+        self,
+        expected: dict[str, float | None],
+        *,
+        stream: TextIO | None = None,
+        interval: float = PROGRESS_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.expected = dict(expected)
+        self.stream = stream if stream is not None else sys.stdout
+        self.interval = interval
+        self.clock = clock
+        self.finished: dict[str, float] = {}
+        self.current: str | None = None
+        self._current_started = 0.0
+        self._last_printed = -float("inf")
+        self._in_place = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def _scale(self) -> float:
+        # How this run compares with the recorded ones, over the notebooks finished so far.
+        known = [name for name in self.finished if self.expected.get(name)]
+        if not known:
+            return 1.0
+        return sum(self.finished[name] for name in known) / sum(self.expected[n] for n in known)
+
+    def seconds_left(self) -> float | None:
+        """Estimated seconds until the last notebook ends; None when a notebook has no record."""
+        waiting = [name for name in self.expected if name not in self.finished]
+        if any(self.expected[name] is None for name in waiting):
+            return None
+        scale = self._scale()
+        left = 0.0
+        for name in waiting:
+            expected = self.expected[name] * scale
+            if name == self.current:
+                expected = max(expected - (self.clock() - self._current_started), 0.0)
+            left += expected
+        return left
+
+    def start_notebook(self, name: str) -> None:
+        self.current, self._current_started = name, self.clock()
+
+    def finish_notebook(self, name: str, seconds: float) -> None:
+        self.finished[name] = seconds
+        self.current = None
+        if self._in_place:
+            self.stream.write("\r\033[K")  # clear the progress line before the result line
+
+    def cell(self, number: int, total: int, heading: str) -> None:
+        now = self.clock()
+        if not self._in_place and now - self._last_printed < self.interval:
+            return
+        self._last_printed = now
+        left = self.seconds_left()
+        estimate = "" if left is None else f", about {_duration(left)} left"
+        short = heading if len(heading) <= HEADING_CHARACTERS else heading[: HEADING_CHARACTERS - 1]
+        where = f" ({short.rstrip()}…)" if short != heading else f" ({heading})" if heading else ""
+        line = f"  {self.current}: cell {number}/{total}{where}{estimate}"
+        if self._in_place:
+            self.stream.write(f"\r\033[K{line}")
+        else:
+            self.stream.write(f"{line}\n")
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def summary_table(runs: list[NotebookRun]) -> str:

@@ -49,6 +49,42 @@ def test_the_reference_is_the_labs_network(mnist_subset):
     assert math.isfinite(_load_benchmark().test_negative_elbo(reference, images))
 
 
+# --- Time to quality -----------------------------------------------------------------------------
+
+
+def _load_time_to_quality():
+    path = BENCHMARK.parent / "benchmark_time_to_quality.py"
+    spec = importlib.util.spec_from_file_location("benchmark_time_to_quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seconds_to_reach_counts_whole_epochs_up_to_the_first_good_one():
+    seconds_to_reach = _load_time_to_quality().seconds_to_reach
+    qualities, seconds = [170.0, 158.0, 155.0, 156.0], [6.0, 2.0, 3.0, 2.5]
+    assert seconds_to_reach(158.0, qualities, seconds) == 8.0  # at most the target counts
+    assert seconds_to_reach(155.5, qualities, seconds) == 11.0
+    assert seconds_to_reach(150.0, qualities, seconds) is None  # never reached
+
+
+def test_time_to_quality_alternates_the_two_and_computes_the_ratio(mnist_subset):
+    benchmark = _load_time_to_quality()
+    settings = labkit.load_settings({"LABKIT_QUICK": "1"})  # 2 epochs for the kit
+    summary = benchmark.one_repeat(
+        mnist_subset["x_train"][:1024], mnist_subset["x_test"][:256], settings, 0, lab_epochs=3
+    )
+    lab, kit = summary["epochs"]["lab"], summary["epochs"]["kit"]
+    assert [len(lab[k]) for k in ("wall", "cpu", "quality")] == [3, 3, 3]
+    assert [len(kit[k]) for k in ("wall", "cpu", "quality")] == [2, 2, 2]
+    assert summary["lab_final_nats"] == lab["quality"][-1]
+    assert summary["lab_all_epochs_wall_s"] == pytest.approx(sum(lab["wall"]))
+    reached = benchmark.seconds_to_reach(summary["lab_final_nats"], kit["quality"], kit["wall"])
+    assert summary["kit_to_lab_quality_wall_s"] == reached
+    if reached is not None:
+        assert summary["ratio_wall"] == pytest.approx(sum(lab["wall"]) / reached)
+
+
 # --- Peak memory on each platform ---------------------------------------------------------------
 
 

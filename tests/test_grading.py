@@ -46,7 +46,7 @@ def _lost(report) -> set[str]:
 def test_every_lab_has_a_rubric_and_every_notebook_names_its_lab(rubrics):
     assert list(rubrics) == [path.stem for path in NOTEBOOKS]
     for path in NOTEBOOKS:
-        assert _read(path.name)["metadata"]["labkit"] == {"lab": path.stem}
+        assert _read(path.name)["metadata"]["labkit"]["lab"] == path.stem
     for rubric in rubrics.values():
         assert {item.check for item in rubric.items} <= set(CHECKS)
         assert rubric.max_points == sum(item.points for item in rubric.items) > 0

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from labkit.cli import main
-from labkit.runner import find_notebooks, run_notebook, summary_table
+from labkit.runner import (
+    RunProgress,
+    expected_seconds,
+    find_notebooks,
+    run_notebook,
+    summary_table,
+)
 
 
 def _write(path, *sources):
@@ -115,3 +122,99 @@ def test_data_dir_option_reaches_the_notebooks_kernels(tmp_path, mnist_dir, monk
     assert f"MNIST source      {mnist_dir.resolve()}" in capsys.readouterr().out
     executed = nbformat.read(tmp_path / "out" / "01_data.ipynb", as_version=4)
     assert executed.cells[0].outputs[0]["text"].strip() == str(mnist_dir.resolve())
+
+
+# --- Progress: the cell being run, and the time left ----------------------------------------
+
+
+def test_run_notebook_reports_each_code_cell_and_records_its_time(tmp_path):
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("## Code\n\n### Step 1 · Setup"),
+            new_code_cell("x = 1"),
+            new_markdown_cell("### Step 2 · Train"),
+            new_code_cell("y = x + 1"),
+            new_code_cell("print(y)"),
+        ]
+    )
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    source = tmp_path / "01_steps.ipynb"
+    nbformat.write(notebook, source)
+    seen = []
+    run = run_notebook(
+        source, tmp_path / "out" / source.name, mode="quick", on_cell=lambda *a: seen.append(a)
+    )
+    assert run.ok
+    assert seen == [(1, 3, "Step 1 · Setup"), (2, 3, "Step 2 · Train"), (3, 3, "Step 2 · Train")]
+    assert expected_seconds(tmp_path / "out" / source.name, "quick") is not None
+    assert expected_seconds(tmp_path / "out" / source.name, "full") is None
+    assert expected_seconds(source, "quick") is None  # the source is not touched
+
+
+def test_a_failed_run_records_no_time(tmp_path):
+    source = _write(tmp_path / "02_bad.ipynb", "1 / 0")
+    run_notebook(source, tmp_path / "out" / source.name, mode="quick")
+    assert expected_seconds(tmp_path / "out" / source.name, "quick") is None
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_estimates_the_time_left_and_adapts_to_this_run():
+    clock, stream = _Clock(), io.StringIO()
+    progress = RunProgress(
+        {"01_a.ipynb": 10.0, "02_b.ipynb": 30.0}, stream=stream, interval=15.0, clock=clock
+    )
+    assert progress.seconds_left() == 40.0
+    progress.start_notebook("01_a.ipynb")
+    clock.now = 4.0
+    progress.cell(1, 5, "Step 1 · Setup")
+    assert progress.seconds_left() == 36.0  # 6 s of the first notebook, all of the second
+    clock.now = 10.0
+    progress.cell(2, 5, "Step 2")  # within 15 s of the last line: not printed (no terminal)
+    clock.now = 20.0
+    progress.finish_notebook("01_a.ipynb", 20.0)  # twice as slow as recorded
+    progress.start_notebook("02_b.ipynb")
+    assert progress.seconds_left() == 60.0  # 30 s recorded, at this run's pace
+    clock.now = 50.0
+    progress.cell(3, 8, "Step 7 · Train, with the kit's training recipe and much more")
+    assert progress.seconds_left() == 30.0
+    assert stream.getvalue().splitlines() == [
+        "  01_a.ipynb: cell 1/5 (Step 1 · Setup), about 36 s left",
+        "  02_b.ipynb: cell 3/8 (Step 7 · Train, with the kit's training…), about 30 s left",
+    ]
+
+
+def test_progress_without_a_record_says_no_time():
+    stream = io.StringIO()
+    progress = RunProgress({"01_a.ipynb": 10.0, "02_new.ipynb": None}, stream=stream)
+    assert progress.seconds_left() is None
+    progress.start_notebook("01_a.ipynb")
+    progress.cell(1, 2, "")
+    assert stream.getvalue() == "  01_a.ipynb: cell 1/2\n"
+
+
+def test_progress_redraws_one_line_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    clock, stream = _Clock(), Terminal()
+    progress = RunProgress({"01_a.ipynb": 10.0}, stream=stream, clock=clock)
+    progress.start_notebook("01_a.ipynb")
+    for number in (1, 2, 3):
+        progress.cell(number, 3, "")
+    progress.finish_notebook("01_a.ipynb", 1.0)
+    assert "\n" not in stream.getvalue()
+    assert stream.getvalue().count("\r\033[K") == 4
+    assert stream.getvalue().endswith("\r\033[K")
+
+
+def test_the_committed_notebooks_carry_the_time_of_their_full_run():
+    notebooks = find_notebooks(Path(__file__).resolve().parent.parent / "notebooks")
+    assert all(expected_seconds(path, "full") for path in notebooks)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -81,6 +83,35 @@ def test_train_an_autoencoder_on_the_summed_cross_entropy(mnist_subset):
     bce = labkit.reconstruction_errors(data.x_val, reconstruction)["reconstruction_bce"]
     assert history["val_loss"][-1] == pytest.approx(bce, rel=1e-3)
     assert 50 < history["val_loss"][-1] < history["val_loss"][0]
+
+
+def test_train_prints_one_short_line_per_epoch(mnist_subset, capsys):
+    data = LabData(**{name: mnist_subset[name][:512] for name in mnist_subset})
+    settings = load_settings({"LABKIT_QUICK": "1"})
+    labkit.seed_everything(0)
+    history = labkit.train(labkit.build_vae(), data, settings, log_name="VAE")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == settings.num_epochs == 2
+    for epoch, line in enumerate(lines, start=1):
+        match = re.fullmatch(
+            rf"VAE  epoch {epoch}/2  loss (\d+\.\d)  val_loss (\d+\.\d)  \d+\.\d s", line
+        )
+        assert match, line
+        assert float(match[1]) == pytest.approx(history["loss"][epoch - 1], abs=0.05)
+        assert float(match[2]) == pytest.approx(history["val_loss"][epoch - 1], abs=0.05)
+    labkit.train(labkit.build_autoencoder(latent_dim=2), data, settings, log_name=None)
+    assert capsys.readouterr().out == ""
+
+
+def test_epoch_log_keeps_small_losses_readable(capsys):
+    log = labkit.EpochLog()
+    log.params = {"epochs": 10}
+    log.on_train_begin()
+    log.on_epoch_begin(0)
+    log.on_epoch_end(0, {"loss": 0.006383, "val_loss": 0.006745})
+    assert re.fullmatch(
+        r"epoch  1/10  loss 0.006383  val_loss 0.006745  \d+\.\d s\n", capsys.readouterr().out
+    )
 
 
 def _epoch(dataset) -> list[np.ndarray]:
