@@ -37,6 +37,7 @@ from labkit.evaluation import (
     sample_images,
 )
 from labkit.grading import GradeReport, find_submissions, grade_notebook, load_rubrics
+from labkit.model_cache import train_or_load
 from labkit.models import (
     EVALUATION_SEED,
     VAE,
@@ -147,6 +148,7 @@ __all__ = [
     "set_output_bias_to_mean_image",
     "summed_binary_crossentropy",
     "train",
+    "train_or_load",
     "train_validation_split",
     "use_lab_style",
 ]

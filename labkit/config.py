@@ -9,6 +9,12 @@ Environment variables:
 ``LABKIT_QUICK``
     ``1`` selects quick mode (a small subset of MNIST and few epochs), used by CI and by
     ``make test``; ``0`` or unset selects the full lab settings.
+``LABKIT_RETRAIN``
+    ``1`` trains every model again instead of loading it from the cache of trained models
+    (:func:`labkit.train_or_load`); ``0`` or unset uses the cache.
+``LABKIT_CACHE_DIR``
+    Where trained models are kept between notebooks; unset, ``.labkit_cache`` in the folder the
+    notebook runs in (git ignores it).
 ``LABKIT_DATA_DIR``
     Where MNIST is: a folder holding the four original MNIST IDX files (raw or ``.gz``);
     Keras's ``mnist.npz`` itself; or a folder holding ``mnist.npz`` (a folder with both is read
@@ -27,6 +33,9 @@ from pathlib import Path
 
 QUICK_ENV = "LABKIT_QUICK"
 DATA_DIR_ENV = "LABKIT_DATA_DIR"
+RETRAIN_ENV = "LABKIT_RETRAIN"
+CACHE_DIR_ENV = "LABKIT_CACHE_DIR"
+DEFAULT_CACHE_DIR = Path(".labkit_cache")
 
 IMAGE_SHAPE = (28, 28)
 NUM_PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]  # 784
@@ -62,6 +71,9 @@ class LabSettings:
         seed: The seed passed to :func:`labkit.seed_everything`.
         data_dir: MNIST named by ``LABKIT_DATA_DIR`` (a folder of IDX files, ``mnist.npz``, or a
             folder holding it), or ``None`` for Keras's cache, then its download.
+        cache_dir: Where :func:`labkit.train_or_load` keeps trained models
+            (``LABKIT_CACHE_DIR``, else ``.labkit_cache``).
+        retrain: True when ``LABKIT_RETRAIN=1``: train again instead of loading.
     """
 
     quick: bool
@@ -71,6 +83,8 @@ class LabSettings:
     batch_size: int = BATCH_SIZE
     seed: int = DEFAULT_SEED
     data_dir: Path | None = None
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    retrain: bool = False
 
     @property
     def mode(self) -> str:
@@ -96,7 +110,7 @@ def parse_flag(name: str, value: str) -> bool:
         return False
     raise ValueError(
         f"{name} must be 1 or 0 (also true/false, yes/no, on/off). Received: {name}={value!r}. "
-        f"Use {name}=1 for quick mode or unset it for the full lab settings."
+        f"Use {name}=1 to turn it on, or unset it."
     )
 
 
@@ -157,5 +171,7 @@ def load_settings(
         limit=QUICK_LIMIT if quick else None,
         validation_size=QUICK_VALIDATION_SIZE if quick else VALIDATION_SIZE,
         data_dir=data_dir_from_env(environ),
+        cache_dir=Path(environ.get(CACHE_DIR_ENV, "").strip() or DEFAULT_CACHE_DIR).expanduser(),
+        retrain=parse_flag(RETRAIN_ENV, environ.get(RETRAIN_ENV, "")),
     )
     return replace(settings, **{name: v for name, v in overrides.items() if v is not None})

@@ -1,0 +1,145 @@
+"""labkit.model_cache: a model trained once is loaded, not trained again, by the next notebook."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+
+import numpy as np
+import pytest
+
+import labkit
+from labkit import model_cache
+from labkit.config import load_settings
+from labkit.data import LabData
+from labkit.model_cache import cached_model_path, model_fingerprint
+
+
+@pytest.fixture
+def small(mnist_subset, tmp_path):
+    data = LabData(**{name: mnist_subset[name][:512] for name in mnist_subset})
+    settings = dataclasses.replace(
+        load_settings({"LABKIT_QUICK": "1"}), num_epochs=1, cache_dir=tmp_path / "cache"
+    )
+    return data, settings
+
+
+def _fresh_vae(data, seed=0):
+    labkit.seed_everything(seed)
+    return labkit.build_vae(pixel_means=data.x_train.mean(axis=0))
+
+
+def test_a_model_trained_once_is_loaded_the_second_time(small, capsys):
+    data, settings = small
+    first = _fresh_vae(data)
+    history = labkit.train_or_load(first, data, settings, log_name="VAE")
+    assert "VAE  epoch 1/1" in capsys.readouterr().out
+    files = list(settings.cache_dir.iterdir())
+    assert [path.suffix for path in files] == [".npz"] and files[0].name.startswith("vae-")
+
+    second = _fresh_vae(data)  # the same seed: the same model, not yet trained
+    loaded_history = labkit.train_or_load(second, data, settings, log_name="VAE")
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"VAE: loaded from {files[0]}") and "LABKIT_RETRAIN=1" in printed
+    assert "epoch" not in printed
+    assert int(second.optimizer.iterations) == 0  # compiled as training leaves it, not trained
+    assert second.evaluate(data.x_val, verbose=0) == pytest.approx(
+        first.evaluate(data.x_val, verbose=0)
+    )
+    assert loaded_history == history
+    for ours, theirs in zip(second.get_weights(), first.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda data, settings: (_fresh_vae(data, seed=1), data, settings),  # other weights
+        lambda data, settings: (
+            _fresh_vae(data),
+            data,
+            dataclasses.replace(settings, batch_size=64),
+        ),
+        lambda data, settings: (
+            _fresh_vae(data),
+            dataclasses.replace(data, x_train=data.x_train[:256]),
+            settings,
+        ),
+        lambda data, settings: (
+            labkit.build_vae(beta=4.0, pixel_means=data.x_train.mean(axis=0)),
+            data,
+            settings,
+        ),
+    ],
+    ids=["initial weights", "batch size", "training images", "beta"],
+)
+def test_anything_that_changes_training_changes_the_fingerprint(small, change):
+    data, settings = small
+    reference = model_fingerprint(_fresh_vae(data), data, settings)
+    assert model_fingerprint(*change(data, settings)) != reference
+
+
+def test_the_fingerprint_does_not_depend_on_what_was_built_before(small):
+    data, settings = small
+    first = model_fingerprint(_fresh_vae(data), data, settings)
+    for _ in range(3):  # layers and models created in between get numbered names
+        labkit.build_autoencoder()
+    assert model_fingerprint(_fresh_vae(data), data, settings) == first
+    vae = _fresh_vae(data)  # a VAE has its own loss: what is passed does not matter
+    assert model_fingerprint(vae, data, settings, loss=None) == model_fingerprint(
+        vae, data, settings
+    )
+    autoencoder = labkit.build_autoencoder(latent_dim=2)
+    assert model_fingerprint(autoencoder, data, settings, loss="mse") != model_fingerprint(
+        autoencoder, data, settings, loss=labkit.summed_binary_crossentropy
+    )
+
+
+def test_a_change_to_the_training_code_changes_the_fingerprint(small, tmp_path, monkeypatch):
+    data, settings = small
+    model = _fresh_vae(data)
+    code = tmp_path / "training.py"
+    code.write_text("STEPS = 1\n", encoding="utf-8")
+    monkeypatch.setattr(model_cache, "_TRAINING_CODE", (types.SimpleNamespace(__file__=code),))
+    before = model_fingerprint(model, data, settings)
+    code.write_text("STEPS = 2\n", encoding="utf-8")
+    assert model_fingerprint(model, data, settings) != before
+
+
+def test_a_corrupt_file_is_trained_over_with_a_warning(small, capsys):
+    data, settings = small
+    model = _fresh_vae(data)
+    path = cached_model_path(model, model_fingerprint(model, data, settings), settings)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a numpy file")
+    with pytest.warns(UserWarning, match="could not use the cached model .* training it again"):
+        labkit.train_or_load(model, data, settings)
+    assert "epoch 1/1" in capsys.readouterr().out
+    labkit.train_or_load(_fresh_vae(data), data, settings)  # now it loads
+    assert "loaded from" in capsys.readouterr().out
+
+
+def test_retrain_trains_even_with_a_cached_model(small, capsys):
+    data, settings = small
+    labkit.train_or_load(_fresh_vae(data), data, settings)
+    capsys.readouterr()
+    retrain = dataclasses.replace(settings, retrain=True)
+    labkit.train_or_load(_fresh_vae(data), data, retrain)
+    assert "epoch 1/1" in capsys.readouterr().out
+    assert load_settings({"LABKIT_RETRAIN": "1"}).retrain
+    assert not load_settings({}).retrain
+
+
+def test_an_unwritable_cache_only_warns(small, tmp_path):
+    data, settings = small
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("x", encoding="utf-8")
+    settings = dataclasses.replace(settings, cache_dir=blocked)
+    with pytest.warns(UserWarning, match="could not save the trained model"):
+        history = labkit.train_or_load(_fresh_vae(data), data, settings)
+    assert len(history["loss"]) == 1
+
+
+def test_the_cache_folder_comes_from_the_environment(tmp_path):
+    assert load_settings({}).cache_dir.name == ".labkit_cache"
+    assert load_settings({"LABKIT_CACHE_DIR": str(tmp_path)}).cache_dir == tmp_path
