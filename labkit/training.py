@@ -3,7 +3,8 @@
 Notebooks 02 and 03 write their models out and apply this recipe in one labelled cell
 (:func:`labkit.set_output_bias_to_mean_image`, :func:`learning_rate_schedule`,
 :func:`image_batches`, XLA and ``steps_per_execution`` in ``compile``); notebooks 04 and 05
-train several models on the same footing and call :func:`train` instead.
+train several models on the same footing with :func:`train`, through
+:func:`labkit.train_or_load`, which keeps trained models for the next notebook.
 
 Why this recipe (measured in ``benchmarks/``, numbers in the README):
 
