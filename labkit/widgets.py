@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image, ImageDraw
 
 from labkit.backend import keras
-from labkit.config import IMAGE_SHAPE
+from labkit.config import IMAGE_SHAPE, NUM_CLASSES
 from labkit.evaluation import encode
 from labkit.models import encoder_and_decoder, latent_size
 from labkit.plots import draw_latent_scatter, fit_projection
@@ -33,6 +33,7 @@ DIGIT_DISPLAY_PIXELS = 168  # 28 x 6: large enough to see strokes, nearest-neigh
 SLIDER_LIMIT = 3.0  # latent units: +-3 standard deviations of the VAE's N(0, 1) prior
 SLIDER_STEP = 0.05
 MARKER_RADIUS = 6  # pixels
+CAPTION_PIXELS = 16  # height of the caption band above each picture of a snapshot
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -52,6 +53,13 @@ def _digit_pixels(image: np.ndarray) -> np.ndarray:
 def _decode_one(model: keras.Model, point: np.ndarray) -> np.ndarray:
     latent = np.asarray(point, dtype=np.float32)[None, :]
     return np.asarray(encoder_and_decoder(model)[1](latent, training=False))[0]
+
+
+def _captioned(picture: np.ndarray, caption: str) -> np.ndarray:
+    """``picture`` under a white band with ``caption`` in it (for saved snapshots)."""
+    band = Image.new("RGB", (picture.shape[1], CAPTION_PIXELS), "white")
+    ImageDraw.Draw(band).text((2, 2), caption, fill="black")
+    return np.concatenate([np.asarray(band), picture], axis=0)
 
 
 def _side_by_side(pictures: list[np.ndarray]) -> np.ndarray:
@@ -126,10 +134,12 @@ class LatentExplorer(_SnapshotBox):
         self.update()
 
     def _render_scatter(self, latents: np.ndarray, labels: np.ndarray):
-        figure = plt.Figure(figsize=(3.4, 3.0), dpi=80, layout="constrained")
+        figure = plt.Figure(figsize=(4.0, 3.0), dpi=80, layout="constrained")
         FigureCanvasAgg(figure)
         axis = figure.add_subplot()
-        draw_latent_scatter(axis, latents, labels, self.projection)
+        scatter = draw_latent_scatter(axis, latents, labels, self.projection)
+        colorbar = figure.colorbar(scatter, ax=axis, ticks=range(NUM_CLASSES))
+        colorbar.set_label("digit", fontsize=9)
         axis.set_title("position over the test codes", fontsize=9)
         figure.canvas.draw()
         pixels = np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()
@@ -280,4 +290,10 @@ class InterpolationExplorer(_SnapshotBox):
             self.views[name].value = _png(_digit_pixels(image))
 
     def snapshot(self) -> np.ndarray:
-        return _side_by_side([_digit_pixels(image) for image in self.decoded().values()])
+        mix = self.mix_slider.value
+        return _side_by_side(
+            [
+                _captioned(_digit_pixels(image), f"{name}, t = {mix:.2f}")
+                for name, image in self.decoded().items()
+            ]
+        )

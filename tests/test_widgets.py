@@ -112,3 +112,20 @@ def test_interpolation_widget_rejects_bad_indices(trained_vae, mnist_subset):
         widget.set_pair(0, 20)
     with pytest.raises(ValueError, match="models is empty"):
         labkit.InterpolationExplorer({}, mnist_subset["x_test"][:20])
+
+
+def test_snapshots_say_what_they_show(trained_vae, mnist_subset):
+    vae, _ = trained_vae
+    explorer = labkit.LatentExplorer(
+        vae, mnist_subset["x_test"][:200], mnist_subset["y_test"][:200]
+    )
+    # The scatter behind the marker has a colour bar of the digits.
+    assert explorer._scatter_pixels.shape[1] == 4.0 * 80
+    widget = labkit.InterpolationExplorer({"autoencoder": vae, "VAE": vae}, mnist_subset["x_test"])
+    widget.mix_slider.value = 0.5
+    snapshot = widget.snapshot()
+    # A white caption band above each decoded digit, with dark text in it.
+    assert snapshot.shape[0] == 168 + 16
+    band = snapshot[:16, :168]
+    assert band.max() == 255 and band.min() < 100
+    assert np.all(snapshot[:16, 168:176] == 255)  # the gap between the two pictures
