@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import warnings
 from pathlib import Path
@@ -37,7 +36,7 @@ from labkit.training import (
     PEAK_LEARNING_RATE,
     STEPS_PER_EXECUTION,
     WARMUP_EPOCHS,
-    compile_for_training,
+    compile_for_data,
     train,
 )
 
@@ -153,12 +152,7 @@ def train_or_load(
             )
         else:
             # Compiled as training leaves it, so that evaluate() works on it the same way.
-            compile_for_training(
-                model,
-                num_epochs=settings.num_epochs,
-                steps_per_epoch=math.ceil(len(data.x_train) / settings.batch_size),
-                loss=loss,
-            )
+            compile_for_data(model, data, settings, loss=loss)
             print(
                 f"{label}: loaded from {path}, trained earlier with the same model, data and "
                 "settings (delete the file, or set LABKIT_RETRAIN=1, to train it again)",

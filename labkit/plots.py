@@ -125,6 +125,14 @@ def _as_images(images: np.ndarray) -> np.ndarray:
     )
 
 
+def _draw_digit(axis, image: np.ndarray) -> None:
+    """One 28x28 digit on ``axis``, grey on black, without ticks or grid."""
+    axis.imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    axis.grid(False)
+
+
 def plot_image_rows(
     rows: Mapping[str, np.ndarray],
     *,
@@ -159,10 +167,7 @@ def plot_image_rows(
     )
     for row_axes, (label, images) in zip(axes, images_by_row.items(), strict=True):
         for column, (axis, image) in enumerate(zip(row_axes, images, strict=True)):
-            axis.imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
-            axis.set_xticks([])
-            axis.set_yticks([])
-            axis.grid(False)
+            _draw_digit(axis, image)
             if column == 0:
                 axis.set_ylabel(label, rotation=0, ha="right", va="center")
     for axis, column_title in zip(axes[0], column_titles or [], strict=False):
@@ -411,13 +416,10 @@ class LearningSnapshots(keras.callbacks.Callback):
             pictures += [*_as_images(samples)] if samples is not None else []
             pictures += [None] * (num_columns - len(pictures))
             for axis, picture in zip(row_axes, pictures, strict=True):
-                axis.set_xticks([])
-                axis.set_yticks([])
-                axis.grid(False)
                 if picture is None:
                     axis.axis("off")
                 else:
-                    axis.imshow(picture, cmap="gray", vmin=0.0, vmax=1.0)
+                    _draw_digit(axis, picture)
             row_axes[0].set_ylabel(label, rotation=0, ha="right", va="center")
         axes[0, num_images // 2].set_title("test digits, reconstructed", fontsize=9)
         if self.num_samples:

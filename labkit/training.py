@@ -39,6 +39,7 @@ __all__ = [
     "STEPS_PER_EXECUTION",
     "WARMUP_EPOCHS",
     "EpochLog",
+    "compile_for_data",
     "compile_for_training",
     "image_batches",
     "learning_rate_schedule",
@@ -189,6 +190,28 @@ def compile_for_training(
     )
 
 
+def compile_for_data(
+    model: EncoderDecoderModel,
+    data: LabData,
+    settings: LabSettings,
+    *,
+    peak_learning_rate: float = PEAK_LEARNING_RATE,
+    loss="mse",
+) -> None:
+    """Compile ``model`` as :func:`train` does for ``data.x_train`` and ``settings``.
+
+    The schedule spans ``settings.num_epochs`` epochs of ``ceil(len(x_train) / batch_size)``
+    steps (:func:`compile_for_training`).
+    """
+    compile_for_training(
+        model,
+        num_epochs=settings.num_epochs,
+        steps_per_epoch=math.ceil(len(data.x_train) / settings.batch_size),
+        peak_learning_rate=peak_learning_rate,
+        loss=loss,
+    )
+
+
 def train(
     model: EncoderDecoderModel,
     data: LabData,
@@ -208,14 +231,7 @@ def train(
         The Keras history dict: ``loss`` and ``val_loss`` per epoch, and for a VAE also
         ``reconstruction_loss``, ``kl_loss`` and their ``val_`` versions.
     """
-    steps_per_epoch = math.ceil(len(data.x_train) / settings.batch_size)
-    compile_for_training(
-        model,
-        num_epochs=settings.num_epochs,
-        steps_per_epoch=steps_per_epoch,
-        peak_learning_rate=peak_learning_rate,
-        loss=loss,
-    )
+    compile_for_data(model, data, settings, peak_learning_rate=peak_learning_rate, loss=loss)
     autoencoder = not isinstance(model, VAE)
     history = model.fit(
         image_batches(
