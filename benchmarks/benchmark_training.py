@@ -308,8 +308,10 @@ def peak_memory_of_training(name: str) -> PeakMemory:
     if name == "reference":
         build_reference_vae().fit(x_train, epochs=1, batch_size=BATCH_SIZE, verbose=0)
     else:
-        batches = labkit.image_batches(x_train, BATCH_SIZE, shuffle_seed=0)
-        build_kit_vae(x_train, 1, BATCH_SIZE).fit(batches, epochs=1, shuffle=False, verbose=0)
+        # The kit's default training: its own batch size
+        batches = labkit.image_batches(x_train, labkit.BATCH_SIZE, shuffle_seed=0)
+        vae = build_kit_vae(x_train, 1, labkit.BATCH_SIZE)
+        vae.fit(batches, epochs=1, shuffle=False, verbose=0)
     return peak_memory(was_reset)
 
 

@@ -37,7 +37,7 @@ from labkit.evaluation import (
     sample_images,
 )
 from labkit.grading import GradeReport, find_submissions, grade_notebook, load_rubrics
-from labkit.model_cache import train_or_load
+from labkit.model_cache import SaveForLaterLabs, train_or_load
 from labkit.models import (
     EVALUATION_SEED,
     VAE,
@@ -105,6 +105,7 @@ __all__ = [
     "MnistDataError",
     "MnistFileNotFoundError",
     "Sampling",
+    "SaveForLaterLabs",
     "active_units",
     "build_autoencoder",
     "build_vae",

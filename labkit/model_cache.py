@@ -1,25 +1,38 @@
 """Trained models kept between notebooks, so that a model is trained once, not in every lab.
 
-Lab 04 trains a VAE and an autoencoder that Lab 05 needs again, built the same way from the same
-seed. :func:`train_or_load` trains a model with :func:`labkit.train` and keeps its weights and
-history in a cache folder (``.labkit_cache`` beside the notebooks, ignored by git); a later call
-with the same model gets them back instead of training again, and says so in one line.
+Lab 03 trains its VAE with the notebook's own code and keeps it with the callback
+:class:`SaveForLaterLabs`; Lab 04 trains two autoencoders that Lab 05 needs again. Labs 04 and
+05 call :func:`train_or_load`, which trains a model with the kit's recipe (:func:`labkit.train`)
+and keeps its weights and history in a cache folder (``.labkit_cache`` beside the notebooks,
+ignored by git); a later call with the same model loads them instead of training again, and
+says so in one line: which lab trained it, the file, and how to train it again.
 
-"The same model" is decided by a fingerprint of everything training depends on: the model's
-configuration (layers, sizes, beta, the output bias), its initial weights (so the seed), the
-loss, the settings (epochs, batch size, seed, quick or full mode), the training and validation
-images themselves, the kit's recipe (peak learning rate and its schedule), the source of the
-code that builds and trains it (``labkit/models.py`` and ``labkit/training.py``) and the
-versions of labkit, Keras and TensorFlow. Anything else trains again. A cache file that cannot
-be read, or does not fit the model, is trained over with a warning; nothing here stops a
-notebook.
-``LABKIT_RETRAIN=1`` trains every model again, and refreshes the cache.
+"The same model" is decided by a fingerprint of everything training depends on, taken on the
+compiled, untrained model:
+
+* the layers (kind, units, activation, in order), whichever class or notebook built them;
+* the initial weights and the seeds of the noise layers (so the seed);
+* what the model trains on (its own ``train_step``, with its ``beta``, or the compiled loss),
+  the optimizer with its learning-rate schedule, XLA and ``steps_per_execution``;
+* the settings (epochs, batch size, seed, quick or full mode), the training and validation
+  images themselves;
+* the kit's model and training code (``labkit/models.py``, ``labkit/training.py``) and the
+  versions of labkit, Keras and TensorFlow.
+
+A model written out in a notebook (Lab 03's) fingerprints like the kit's copy of it
+(:func:`labkit.build_vae` with ``seed=settings.seed``) when both are built alike. Code is not
+compared, so the file also stores the untrained model's loss on 100 validation images; a model
+whose loss there differs (a student changed the loss or the sampling) is trained, not loaded.
+Anything else that differs trains again. A cache file that cannot be read, or does not fit the
+model, is trained over with a warning; nothing here stops a notebook. ``LABKIT_RETRAIN=1`` trains
+every model again, and refreshes the cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -31,62 +44,119 @@ from labkit import training as training_module
 from labkit.backend import keras, tf
 from labkit.config import LabSettings
 from labkit.data import LabData
-from labkit.models import VAE
-from labkit.training import (
-    PEAK_LEARNING_RATE,
-    STEPS_PER_EXECUTION,
-    WARMUP_EPOCHS,
-    compile_for_data,
-    train,
-)
+from labkit.training import compile_for_data, fit_on_data
 
-__all__ = ["cached_model_path", "model_fingerprint", "train_or_load"]
+__all__ = [
+    "SaveForLaterLabs",
+    "cached_model_path",
+    "model_fingerprint",
+    "train_or_load",
+]
 
 _TRAINING_CODE = (models_module, training_module)
 
-CACHE_FORMAT = 1  # bump when the files' layout changes
+CACHE_FORMAT = 2  # bump when the files' layout or the fingerprint changes
+PROBE_IMAGES = 100  # validation images whose untrained loss is stored beside the weights
+PROBE_TOLERANCE = 1e-4  # relative; the same model computes it the same to about 1e-6
 _HISTORY_KEY = "history_json"
+_ABOUT_KEY = "about_json"
 _WEIGHT_PREFIX = "weight_"
+_LAYER_SETTINGS = ("units", "activation", "use_bias")
 
 
-def _loss_name(loss) -> str:
+def _leaf_layers(layer) -> list:
+    """The layers that compute, in order, through nested models; input layers left out."""
+    if isinstance(layer, keras.Model):
+        return [leaf for sublayer in layer.layers for leaf in _leaf_layers(sublayer)]
+    return [] if isinstance(layer, keras.layers.InputLayer) else [layer]
+
+
+def _architecture(model: keras.Model) -> list[dict]:
+    description = []
+    for layer in _leaf_layers(model):
+        config = layer.get_config()
+        entry = {"kind": type(layer).__name__}
+        entry.update({key: config[key] for key in _LAYER_SETTINGS if key in config})
+        entry["weights"] = [list(weight.shape) for weight in layer.weights]
+        description.append(entry)
+    return description
+
+
+def _seed_states(model: keras.Model) -> list[np.ndarray]:
+    # A Sampling layer's noise comes from its SeedGenerator; its state is not among the weights.
+    return [
+        np.asarray(keras.ops.convert_to_numpy(value.state))
+        for layer in _leaf_layers(model)
+        for value in vars(layer).values()
+        if isinstance(value, keras.random.SeedGenerator)
+    ]
+
+
+def _trains_on_own_loss(model: keras.Model) -> bool:
+    return type(model).train_step is not keras.Model.train_step
+
+
+def _optimizer_settings(optimizer) -> dict:
+    settings = keras.saving.serialize_keras_object(optimizer)
+    settings["config"].pop("name", None)  # "adam", "adam_1", ...: numbered per process
+    return settings
+
+
+def _loss_name(loss) -> str | None:
     return loss if isinstance(loss, str) or loss is None else getattr(loss, "__name__", repr(loss))
 
 
-def model_fingerprint(model: keras.Model, data: LabData, settings: LabSettings, loss="mse") -> str:
+def model_fingerprint(model: keras.Model, data: LabData, settings: LabSettings) -> str:
     """A SHA-256 hex digest of everything that decides what training ``model`` gives.
 
-    Call it on the freshly built model, before training: its initial weights are part of it.
+    Call it on the compiled model before training: its initial weights and its optimizer are
+    part of it.
+
+    Raises:
+        ValueError: ``model`` is not compiled.
     """
     from labkit import __version__
 
-    if isinstance(model, VAE):
-        loss = None  # a VAE trains on its own loss, whatever is passed
-    digest = hashlib.sha256()
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError(
+            f"model {model.name!r} is not compiled; compile it first, as training will "
+            "(labkit.compile_for_data), then take its fingerprint."
+        )
+    own_loss = _trains_on_own_loss(model)
     recipe = {
         "format": CACHE_FORMAT,
         "labkit": __version__,
         "keras": keras.__version__,
         "tensorflow": tf.__version__,
-        "class": type(model).__qualname__,
-        "config": keras.saving.serialize_keras_object(model),
-        "loss": _loss_name(loss),
+        "architecture": _architecture(model),
+        "trains_on": "its own train_step" if own_loss else _loss_name(model.loss),
+        "beta": float(getattr(model, "beta", 1.0)) if own_loss else None,
+        "optimizer": _optimizer_settings(model.optimizer),
+        "jit_compile": bool(model.jit_compile),
+        "steps_per_execution": int(model.steps_per_execution),
         "epochs": settings.num_epochs,
         "batch_size": settings.batch_size,
         "seed": settings.seed,
         "mode": settings.mode,
-        "peak_learning_rate": PEAK_LEARNING_RATE,
-        "warmup_epochs": WARMUP_EPOCHS,
-        "steps_per_execution": STEPS_PER_EXECUTION,
     }
+    digest = hashlib.sha256()
     digest.update(json.dumps(recipe, sort_keys=True, default=str).encode("utf-8"))
-    for module in _TRAINING_CODE:  # a change to the model or training code retrains
+    for module in _TRAINING_CODE:  # a change to the kit's model or training code retrains
         digest.update(Path(module.__file__).read_bytes())
-    for weights in model.get_weights():
-        digest.update(np.ascontiguousarray(weights).tobytes())
+    for array in [*model.get_weights(), *_seed_states(model)]:
+        digest.update(np.ascontiguousarray(array).tobytes())
     for images in (data.x_train, data.x_val):
         digest.update(np.ascontiguousarray(images).tobytes())
     return digest.hexdigest()
+
+
+def _probe_loss(model: keras.Model, data: LabData) -> float:
+    """The model's loss on the first validation images: a VAE's ``compute_losses``, else MSE."""
+    images = data.x_val[:PROBE_IMAGES]
+    if hasattr(model, "compute_losses"):
+        return float(model.compute_losses(images, training=False)["loss"])
+    outputs = keras.ops.convert_to_numpy(model(images, training=False))
+    return float(np.mean((outputs - images) ** 2))
 
 
 def cached_model_path(model: keras.Model, fingerprint: str, settings: LabSettings) -> Path:
@@ -94,25 +164,90 @@ def cached_model_path(model: keras.Model, fingerprint: str, settings: LabSetting
     return Path(settings.cache_dir) / f"{type(model).__name__.lower()}-{fingerprint[:16]}.npz"
 
 
-def _load(path: Path, model: keras.Model) -> dict[str, list[float]]:
+def _load(path: Path, model: keras.Model) -> tuple[dict[str, list[float]], dict]:
     with np.load(path, allow_pickle=False) as stored:
         count = len([key for key in stored.files if key.startswith(_WEIGHT_PREFIX)])
         weights = [stored[f"{_WEIGHT_PREFIX}{index}"] for index in range(count)]
         history = json.loads(str(stored[_HISTORY_KEY]))
+        about = json.loads(str(stored[_ABOUT_KEY]))
     expected = [tuple(weight.shape) for weight in model.get_weights()]
     if [tuple(weight.shape) for weight in weights] != expected:
         raise ValueError(f"its weights do not fit this model ({len(weights)} arrays)")
-    model.set_weights(weights)
-    return history
+    return history, {"weights": weights, **about}
 
 
-def _save(path: Path, model: keras.Model, history: dict[str, list[float]]) -> None:
+def _save(path: Path, model: keras.Model, history: dict[str, list[float]], about: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"{_WEIGHT_PREFIX}{i}": weight for i, weight in enumerate(model.get_weights())}
     arrays[_HISTORY_KEY] = np.array(json.dumps(history))
+    arrays[_ABOUT_KEY] = np.array(json.dumps(about))
     partial = path.with_name(f"{path.stem}.partial.npz")
     np.savez(partial, **arrays)
     os.replace(partial, path)  # a reader never sees a half-written file
+
+
+def _save_or_warn(path: Path, model, history, about: dict, label: str) -> bool:
+    try:
+        _save(path, model, history, about)
+    except OSError as error:  # a read-only folder: the notebook goes on, without a cache
+        warnings.warn(f"{label}: could not save the trained model to {path}: {error}", stacklevel=3)
+        return False
+    return True
+
+
+class SaveForLaterLabs(keras.callbacks.Callback):
+    """Keep the model that ``fit`` trains, so that later labs load it instead of training it.
+
+    Pass it to ``fit(..., callbacks=[labkit.SaveForLaterLabs(data, settings, "Lab 03")])``. When
+    training starts it takes the model's fingerprint (:func:`model_fingerprint`); when all
+    epochs have run it writes the weights and the history to ``settings.cache_dir`` and prints
+    one line. A later :func:`train_or_load` on a model built, compiled and seeded the same way
+    loads that file. It saves nothing if ``fit`` runs other epochs or batches than
+    ``settings`` says (the later labs would not ask for that model) and says why.
+
+    Args:
+        data: The lab's data; ``fit`` must train on ``data.x_train`` (and validate on
+            ``data.x_val``) in batches of ``settings.batch_size``.
+        settings: The lab's settings (epochs, batch size, seed, mode, cache folder).
+        trained_in: Who trained it, for the later labs' message ("Lab 03").
+    """
+
+    def __init__(self, data: LabData, settings: LabSettings, trained_in: str) -> None:
+        super().__init__()
+        self.data = data
+        self.settings = settings
+        self.trained_in = trained_in
+        self._fingerprint: str | None = None
+        self._probe: float | None = None
+        self._mismatch = ""
+
+    def on_train_begin(self, logs=None) -> None:
+        expected = {
+            "epochs": self.settings.num_epochs,
+            "steps": math.ceil(len(self.data.x_train) / self.settings.batch_size),
+        }
+        found = {key: self.params.get(key) for key in expected}
+        self._mismatch = ", ".join(
+            f"{key} {found[key]} where the settings give {value}"
+            for key, value in expected.items()
+            if found[key] != value
+        )
+        self._fingerprint = model_fingerprint(self.model, self.data, self.settings)
+        self._probe = _probe_loss(self.model, self.data)
+
+    def on_train_end(self, logs=None) -> None:
+        label = self.model.name
+        history = dict(self.model.history.history)
+        epochs_run = len(history.get("loss", []))
+        if not self._mismatch and epochs_run != self.settings.num_epochs:
+            self._mismatch = f"it stopped after {epochs_run} of {self.settings.num_epochs} epochs"
+        if self._mismatch:
+            print(f"{label}: not saved for later labs: {self._mismatch}", flush=True)
+            return
+        path = cached_model_path(self.model, self._fingerprint, self.settings)
+        about = {"trained_in": self.trained_in, "probe_loss": self._probe}
+        if _save_or_warn(path, self.model, history, about, label):
+            print(f"{label}: saved for later labs in {path}", flush=True)
 
 
 def train_or_load(
@@ -122,6 +257,7 @@ def train_or_load(
     *,
     loss="mse",
     log_name: str | None = "",
+    trained_in: str = "",
 ) -> dict[str, list[float]]:
     """Train ``model`` as :func:`labkit.train` does, or load what the same training gave before.
 
@@ -133,35 +269,44 @@ def train_or_load(
         loss: An autoencoder's loss (see :func:`labkit.train`).
         log_name: Printed before each epoch line, and before the line that says the model was
             loaded; ``None`` prints nothing while training.
+        trained_in: The lab calling, stored with the model for the message of the labs that
+            load it ("Lab 04").
 
     Returns:
         The Keras history dict, as :func:`labkit.train` returns it: recorded when the model was
         trained, read back when it is loaded. Either way ``model`` ends compiled with the kit's
         recipe, holding the trained weights.
     """
-    fingerprint = model_fingerprint(model, data, settings, loss)
+    compile_for_data(model, data, settings, loss=loss)
+    fingerprint = model_fingerprint(model, data, settings)
     path = cached_model_path(model, fingerprint, settings)
     label = log_name or model.name
+    probe = _probe_loss(model, data)
     if path.exists() and not settings.retrain:
         try:
-            history = _load(path, model)
+            history, stored = _load(path, model)
         except Exception as error:
             warnings.warn(
                 f"{label}: could not use the cached model {path} ({error}); training it again.",
                 stacklevel=2,
             )
         else:
-            # Compiled as training leaves it, so that evaluate() works on it the same way.
-            compile_for_data(model, data, settings, loss=loss)
+            if math.isclose(stored["probe_loss"], probe, rel_tol=PROBE_TOLERANCE):
+                model.set_weights(stored["weights"])
+                by = f" trained in {stored['trained_in']}" if stored["trained_in"] else ""
+                print(
+                    f"{label}: loaded the model{by} from {path} (same model, data and "
+                    "settings; delete the file, or set LABKIT_RETRAIN=1, to train it again)",
+                    flush=True,
+                )
+                return history
             print(
-                f"{label}: loaded from {path}, trained earlier with the same model, data and "
-                "settings (delete the file, or set LABKIT_RETRAIN=1, to train it again)",
+                f"{label}: {path} holds a model that computes another loss (untrained, on "
+                f"{PROBE_IMAGES} validation images: {stored['probe_loss']:.4f}, here "
+                f"{probe:.4f}); training this one",
                 flush=True,
             )
-            return history
-    history = train(model, data, settings, loss=loss, log_name=log_name)
-    try:
-        _save(path, model, history)
-    except OSError as error:  # a read-only folder: the notebook goes on, without a cache
-        warnings.warn(f"{label}: could not save the trained model to {path}: {error}", stacklevel=2)
+    history = fit_on_data(model, data, settings, log_name=log_name)
+    about = {"trained_in": trained_in, "probe_loss": probe}
+    _save_or_warn(path, model, history, about, label)
     return history

@@ -388,6 +388,7 @@ def build_vae(
     input_dim: int = NUM_PIXELS,
     beta: float = 1.0,
     pixel_means=None,
+    seed: int | None = None,
 ) -> VAE:
     """Build the lab's VAE (uncompiled; compile it with an optimizer only).
 
@@ -403,6 +404,10 @@ def build_vae(
         pixel_means: Optional ``(input_dim,)`` mean of each pixel over the training images
             (``data.x_train.mean(axis=0)``); given, the decoder's output bias starts at their
             logit, so the untrained decoder outputs the mean image.
+        seed: Seed of the :class:`Sampling` layer's training noise. ``None`` draws it from
+            Keras's global generator (set by :func:`labkit.seed_everything`); Lab 03's notebook
+            seeds its own layer with ``settings.seed``, and ``seed=settings.seed`` builds the
+            same VAE, so that :func:`labkit.train_or_load` finds the one Lab 03 trained.
 
     Returns:
         A :class:`VAE` whose ``encoder`` returns ``[z_mean, z_log_var, z]``.
@@ -417,7 +422,7 @@ def build_vae(
     hidden = _dense_stack(inputs, hidden_dims, "encoder")
     z_mean = keras.layers.Dense(latent_dim, name="z_mean")(hidden)
     z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(hidden)
-    z = Sampling(name="z")([z_mean, z_log_var])
+    z = Sampling(seed=seed, name="z")([z_mean, z_log_var])
     encoder = keras.Model(inputs, [z_mean, z_log_var, z], name="encoder")
     decoder = _build_decoder(latent_dim, hidden_dims[::-1], input_dim, pixel_means)
     vae = VAE(encoder, decoder, beta=beta, name="vae")

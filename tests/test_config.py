@@ -86,5 +86,5 @@ def test_bad_parameters_are_refused(overrides, message):
 
 def test_describe_names_what_a_notebook_runs_with():
     settings = load_settings({"LABKIT_QUICK": "1"}, num_epochs=1, seed=7)
-    assert settings.describe() == "quick mode: 1 epoch, seed 7, batch size 128"
-    assert load_settings({}).describe() == "full mode: 10 epochs, seed 42, batch size 128"
+    assert settings.describe() == "quick mode: 1 epoch, seed 7, batch size 250"
+    assert load_settings({}).describe() == "full mode: 10 epochs, seed 42, batch size 250"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import labkit
+import labkit.training
 from labkit import model_cache
 from labkit.config import load_settings
 from labkit.data import LabData
@@ -29,6 +30,11 @@ def _fresh_vae(data, seed=0):
     return labkit.build_vae(pixel_means=data.x_train.mean(axis=0))
 
 
+def _fingerprint(model, data, settings, loss="mse"):
+    labkit.training.compile_for_data(model, data, settings, loss=loss)
+    return model_fingerprint(model, data, settings)
+
+
 def test_a_model_trained_once_is_loaded_the_second_time(small, capsys):
     data, settings = small
     first = _fresh_vae(data)
@@ -40,7 +46,8 @@ def test_a_model_trained_once_is_loaded_the_second_time(small, capsys):
     second = _fresh_vae(data)  # the same seed: the same model, not yet trained
     loaded_history = labkit.train_or_load(second, data, settings, log_name="VAE")
     printed = capsys.readouterr().out
-    assert printed.startswith(f"VAE: loaded from {files[0]}") and "LABKIT_RETRAIN=1" in printed
+    assert printed.startswith(f"VAE: loaded the model from {files[0]}")
+    assert "LABKIT_RETRAIN=1" in printed
     assert "epoch" not in printed
     assert int(second.optimizer.iterations) == 0  # compiled as training leaves it, not trained
     assert second.evaluate(data.x_val, verbose=0) == pytest.approx(
@@ -75,22 +82,20 @@ def test_a_model_trained_once_is_loaded_the_second_time(small, capsys):
 )
 def test_anything_that_changes_training_changes_the_fingerprint(small, change):
     data, settings = small
-    reference = model_fingerprint(_fresh_vae(data), data, settings)
-    assert model_fingerprint(*change(data, settings)) != reference
+    reference = _fingerprint(_fresh_vae(data), data, settings)
+    assert _fingerprint(*change(data, settings)) != reference
 
 
 def test_the_fingerprint_does_not_depend_on_what_was_built_before(small):
     data, settings = small
-    first = model_fingerprint(_fresh_vae(data), data, settings)
+    first = _fingerprint(_fresh_vae(data), data, settings)
     for _ in range(3):  # layers and models created in between get numbered names
         labkit.build_autoencoder()
-    assert model_fingerprint(_fresh_vae(data), data, settings) == first
+    assert _fingerprint(_fresh_vae(data), data, settings) == first
     vae = _fresh_vae(data)  # a VAE has its own loss: what is passed does not matter
-    assert model_fingerprint(vae, data, settings, loss=None) == model_fingerprint(
-        vae, data, settings
-    )
+    assert _fingerprint(vae, data, settings, loss=None) == _fingerprint(vae, data, settings)
     autoencoder = labkit.build_autoencoder(latent_dim=2)
-    assert model_fingerprint(autoencoder, data, settings, loss="mse") != model_fingerprint(
+    assert _fingerprint(autoencoder, data, settings, loss="mse") != _fingerprint(
         autoencoder, data, settings, loss=labkit.summed_binary_crossentropy
     )
 
@@ -101,22 +106,22 @@ def test_a_change_to_the_training_code_changes_the_fingerprint(small, tmp_path, 
     code = tmp_path / "training.py"
     code.write_text("STEPS = 1\n", encoding="utf-8")
     monkeypatch.setattr(model_cache, "_TRAINING_CODE", (types.SimpleNamespace(__file__=code),))
-    before = model_fingerprint(model, data, settings)
+    before = _fingerprint(model, data, settings)
     code.write_text("STEPS = 2\n", encoding="utf-8")
-    assert model_fingerprint(model, data, settings) != before
+    assert _fingerprint(model, data, settings) != before
 
 
 def test_a_corrupt_file_is_trained_over_with_a_warning(small, capsys):
     data, settings = small
     model = _fresh_vae(data)
-    path = cached_model_path(model, model_fingerprint(model, data, settings), settings)
+    path = cached_model_path(model, _fingerprint(model, data, settings), settings)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a numpy file")
     with pytest.warns(UserWarning, match="could not use the cached model .* training it again"):
         labkit.train_or_load(model, data, settings)
     assert "epoch 1/1" in capsys.readouterr().out
     labkit.train_or_load(_fresh_vae(data), data, settings)  # now it loads
-    assert "loaded from" in capsys.readouterr().out
+    assert "loaded the model from" in capsys.readouterr().out
 
 
 def test_retrain_trains_even_with_a_cached_model(small, capsys):
@@ -143,3 +148,40 @@ def test_an_unwritable_cache_only_warns(small, tmp_path):
 def test_the_cache_folder_comes_from_the_environment(tmp_path):
     assert load_settings({}).cache_dir.name == ".labkit_cache"
     assert load_settings({"LABKIT_CACHE_DIR": str(tmp_path)}).cache_dir == tmp_path
+
+
+def test_a_model_that_computes_another_loss_is_trained_not_loaded(small, capsys):
+    data, settings = small
+    labkit.train_or_load(_fresh_vae(data), data, settings)
+    capsys.readouterr()
+    changed = _fresh_vae(data)  # the same layers and weights, but its loss counts KL twice
+    original = changed.compute_losses
+    changed.compute_losses = lambda images, training=False: {
+        **original(images, training),
+        "loss": original(images, training)["loss"] + original(images, training)["kl_loss"],
+    }
+    labkit.train_or_load(changed, data, settings, log_name="VAE")
+    printed = capsys.readouterr().out
+    assert "holds a model that computes another loss" in printed
+    assert "VAE  epoch 1/1" in printed
+
+
+def test_save_for_later_labs_saves_only_what_the_settings_describe(small, capsys):
+    data, settings = small
+    model = _fresh_vae(data)
+    labkit.training.compile_for_data(model, data, settings)
+    batches = labkit.image_batches(data.x_train, settings.batch_size, shuffle_seed=settings.seed)
+    keep = labkit.SaveForLaterLabs(data, settings, trained_in="Lab 03")
+    model.fit(batches, epochs=2, shuffle=False, verbose=0, callbacks=[keep])  # settings: 1
+    assert "not saved for later labs: epochs 2 where the settings give 1" in (
+        capsys.readouterr().out
+    )
+    assert not settings.cache_dir.exists()
+    model.fit(batches.take(2), epochs=1, shuffle=False, verbose=0, callbacks=[keep])  # 2 of 3
+    assert "steps 2 where the settings give 3" in capsys.readouterr().out
+
+
+def test_the_fingerprint_needs_a_compiled_model(small):
+    data, settings = small
+    with pytest.raises(ValueError, match="is not compiled; compile it first"):
+        model_fingerprint(_fresh_vae(data), data, settings)

@@ -181,7 +181,7 @@ def test_papermill_parameters_win_over_quick_mode(tmp_path):
         if cell.cell_type == "code"
         for output in cell.outputs
     )
-    assert "quick mode: 1 epoch, seed 7, batch size 128" in printed
+    assert "quick mode: 1 epoch, seed 7, batch size 250" in printed
     # labkit.EpochLog: one short line per epoch
     assert re.findall(r"^autoencoder  epoch (\d+)/(\d+)  loss ", printed, flags=re.MULTILINE) == [
         ("1", "1")
@@ -247,6 +247,56 @@ def test_lab_03s_written_out_vae_is_labkits_reference(latent_dim):
     assert float(vae.compute_losses(images)["loss"]) != pytest.approx(
         float(kits["loss"]), rel=1e-4
     )  # it trained
+
+
+def test_the_vae_lab_03_trains_is_the_one_labs_04_and_05_load(mnist_subset, tmp_path, capsys):
+    """Lab 03 saves its VAE (SaveForLaterLabs); labkit.build_vae(seed=...) finds it, and
+    training labkit's copy instead gives the same model: the cache hands on the same thing."""
+    import dataclasses
+
+    data = labkit.LabData(**{name: mnist_subset[name][:1_000] for name in mnist_subset})
+    settings = dataclasses.replace(
+        labkit.load_settings({"LABKIT_QUICK": "1"}, seed=3),
+        num_epochs=2,
+        cache_dir=tmp_path / "cache",
+    )
+    notebook = _load(NOTEBOOK_DIR / "03_vae.ipynb")
+    (training_cell,) = [c for c in notebook.cells if "labkit.SaveForLaterLabs(" in c.source]
+    labkit.seed_everything(settings.seed)  # as the notebook's setup cell does
+    namespace = _run_the_notebooks_model_cells(2)
+    namespace.update(data=data, settings=settings, keras=keras)
+    exec(training_cell.source, namespace)
+    lab_03 = namespace["vae"]
+    printed = capsys.readouterr().out
+    (saved,) = list(settings.cache_dir.iterdir())
+    assert f"vae: saved for later labs in {saved}" in printed
+
+    def kits_copy():
+        labkit.seed_everything(settings.seed)
+        return labkit.build_vae(pixel_means=data.x_train.mean(axis=0), seed=settings.seed)
+
+    loaded = kits_copy()
+    history = labkit.train_or_load(loaded, data, settings, log_name="VAE")
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"VAE: loaded the model trained in Lab 03 from {saved}")
+    assert history == namespace["history"].history
+    for ours, theirs in zip(loaded.get_weights(), lab_03.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+    retrained = kits_copy()
+    retrained_history = labkit.train_or_load(
+        retrained, data, dataclasses.replace(settings, retrain=True), log_name=None
+    )
+    for name, values in history.items():
+        assert retrained_history[name] == pytest.approx(values, rel=1e-4), name
+    for ours, theirs in zip(retrained.get_weights(), lab_03.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-4)
+
+    # Another seed for the noise (build_vae's default draws one): another model, trained.
+    labkit.seed_everything(settings.seed)
+    unseeded = labkit.build_vae(pixel_means=data.x_train.mean(axis=0))
+    labkit.train_or_load(unseeded, data, settings, log_name="VAE")
+    assert "VAE  epoch 1/2" in capsys.readouterr().out
 
 
 def test_lab_03s_model_cells_say_what_a_missing_test_step_does():

@@ -18,14 +18,16 @@ def _rates(schedule, steps) -> np.ndarray:
     return np.array([float(schedule(step)) for step in steps])
 
 
-def test_schedule_warms_up_over_one_epoch_then_decays_to_zero():
+def test_schedule_warms_up_over_a_quarter_epoch_then_decays_to_zero():
     schedule = learning_rate_schedule(num_epochs=10, steps_per_epoch=100, peak_learning_rate=4e-3)
-    start, peak, middle, end = _rates(schedule, [0, 100, 550, 1000])
+    warmup_steps = 25  # WARMUP_EPOCHS of an epoch
+    start, peak, middle, end = _rates(schedule, [0, warmup_steps, 512.5, 1000])
     assert start == pytest.approx(4e-4)  # a tenth of the peak
     assert peak == pytest.approx(4e-3)
     assert middle == pytest.approx(2e-3, rel=1e-3)  # halfway down the cosine: half the peak
     assert end == pytest.approx(0.0, abs=1e-9)
-    warmup, decay = _rates(schedule, range(0, 101)), _rates(schedule, range(100, 1001))
+    warmup = _rates(schedule, range(0, warmup_steps + 1))
+    decay = _rates(schedule, range(warmup_steps, 1001))
     assert np.all(np.diff(warmup) > 0) and np.all(np.diff(decay) <= 0)
 
 
