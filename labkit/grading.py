@@ -575,10 +575,13 @@ def _execute_copy(notebook: dict, cell_timeout: float, total_timeout: float) -> 
             record_timing=False,
             on_cell_start=started,
         )
+        # Each submission gets its own model cache: trained models never pass from one
+        # student's notebook to another's, whatever LABKIT_CACHE_DIR the grader has set.
+        kernel_env = {**os.environ, "LABKIT_CACHE_DIR": str(Path(workdir) / ".labkit_cache")}
         note = None
         try:
             with open(os.devnull, "w", encoding="utf-8") as quiet:
-                client.execute(stderr=quiet)
+                client.execute(stderr=quiet, env=kernel_env)
         except CellTimeoutError:
             limit = (
                 f"the total limit of {total_timeout:g} s"

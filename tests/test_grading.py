@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import labkit
-from labkit.grading import CHECKS
+from labkit.grading import CHECKS, _execute_copy
 from labkit.release import ANSWER_PLACEHOLDER
 from labkit.reporting import CHECK_MIME_TYPE, RESULTS_MIME_TYPE, multiline_text
 
@@ -327,3 +327,19 @@ def test_execution_stops_a_hanging_notebook_and_reports_it(options, limit, tmp_p
     assert "data_checks" not in _lost(report)  # the cell before the hang ran and printed PASS
     assert "ran_without_errors" in _lost(report)
     assert path.read_bytes() == before  # the student's file is never written
+
+
+def test_each_executed_submission_has_its_own_model_cache(tmp_path, monkeypatch, rubrics):
+    # With LABKIT_CACHE_DIR set for the grader, a shared cache would hand one student's trained
+    # models to the next student's notebook.
+    shared = tmp_path / "shared cache"
+    monkeypatch.setenv("LABKIT_CACHE_DIR", str(shared))
+    notebook = _tiny_notebook(
+        "import os, pathlib\n"
+        "cache = pathlib.Path(os.environ['LABKIT_CACHE_DIR'])\n"
+        "print(cache.parent == pathlib.Path.cwd(), cache.name)"
+    )
+    assert _execute_copy(notebook, cell_timeout=60, total_timeout=120) is None
+    printed = "".join(notebook["cells"][1]["outputs"][0]["text"])
+    assert printed == "True .labkit_cache\n"
+    assert not shared.exists()
