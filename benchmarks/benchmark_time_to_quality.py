@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
@@ -42,7 +41,7 @@ import labkit
 # this script is started (python benchmarks/benchmark_time_to_quality.py, or python -m ...).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.benchmark_training import BATCH_SIZE as LAB_BATCH_SIZE
-from benchmarks.benchmark_training import build_reference_vae, test_negative_elbo
+from benchmarks.benchmark_training import build_kit_vae, build_reference_vae, test_negative_elbo
 
 LAB_EPOCHS = 10
 TEST_IMAGES = 5_000
@@ -51,12 +50,7 @@ KIT_TARGET_NATS = 152.0  # the kit's own quality target for the 2-D VAE (README)
 
 def build_kit(x_train: np.ndarray, settings: labkit.LabSettings):
     """The kit's default training: the model, and the dataset that ``labkit.train`` fits on."""
-    vae = labkit.build_vae(pixel_means=x_train.mean(axis=0))
-    labkit.compile_for_training(
-        vae,
-        num_epochs=settings.num_epochs,
-        steps_per_epoch=math.ceil(len(x_train) / settings.batch_size),
-    )
+    vae = build_kit_vae(x_train, settings.num_epochs, settings.batch_size)
     batches = labkit.image_batches(x_train, settings.batch_size, shuffle_seed=settings.seed)
     return vae, {"x": batches, "shuffle": False}
 

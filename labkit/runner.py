@@ -138,10 +138,11 @@ def run_notebook(
     notebook = nbformat.read(path, as_version=4)
     headings = _headings_before_code_cells(notebook)
     code_indices = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    code_number = {cell_index: number for number, cell_index in enumerate(code_indices)}
 
     def cell_started(cell, cell_index: int, **_) -> None:
-        if on_cell is not None and cell_index in code_indices:
-            number = code_indices.index(cell_index)
+        if on_cell is not None and cell_index in code_number:
+            number = code_number[cell_index]
             on_cell(number + 1, len(code_indices), headings[number])
 
     client = NotebookClient(
