@@ -11,7 +11,7 @@ BIN := $(VENV)/$(SCRIPTS)
 STAMP := $(VENV)/.labkit-installed
 # The versions every install uses (CI, students, Binder): refreshed by `make constraints`.
 CONSTRAINTS := constraints.txt
-LINTED := labkit tests benchmarks notebooks conftest.py
+LINTED := labkit labkit_instructor tests benchmarks notebooks conftest.py
 
 # `make run` and `make check` read MNIST from ../shared/data/mnist beside the checkout when that
 # folder exists and LABKIT_DATA_DIR is not set; otherwise the kit downloads it through Keras.
@@ -44,7 +44,7 @@ ifneq ($(strip $(UPGRADE)),)
 COMPILE += --upgrade
 endif
 
-.PHONY: setup run check test browser bench lint format lab constraints clean
+.PHONY: setup run check test browser sandbox bench lint format lab constraints clean
 
 setup: $(STAMP)
 
@@ -62,9 +62,21 @@ run: setup
 check: setup
 	$(BIN)/python -m labkit check
 
-## test: lint, unit, grading and browser tests, and the notebooks re-run by nbval in quick mode
-test: setup browser
+## test: lint, unit, grading, sandbox and browser tests, and the notebooks re-run by nbval
+test: setup browser sandbox
 	$(BIN)/python -m pytest $(PYTEST_SELECT)
+
+## sandbox: install bubblewrap, the sandbox of `labkit grade --execute`, on Linux where missing
+sandbox:
+	@if [ "$$(uname -s)" = Linux ] && ! command -v bwrap >/dev/null; then \
+	  if command -v apt-get >/dev/null; then \
+	    echo "Installing bubblewrap, the sandbox of labkit grade --execute and its tests"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap >/dev/null; \
+	  else \
+	    echo "No bwrap on the PATH: install bubblewrap (dnf, pacman, zypper: bubblewrap)"; \
+	  fi; \
+	fi
 
 ## browser: install Debian's Chromium for the browser tests where no browser is on the PATH
 browser:

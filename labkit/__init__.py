@@ -2,7 +2,9 @@
 
 Notebooks use only the names listed in ``__all__``; each lives in a module named after its
 topic (``labkit.data``, ``labkit.config``, ...), and dependencies flow one way:
-config -> data -> backend -> models -> evaluation -> plots/widgets -> grading.
+config -> data -> backend -> models -> evaluation -> plots/widgets. The ``labkit`` command and
+the instructor's tools (grading, release, rubrics) live in the package ``labkit_instructor``,
+which ``import labkit`` never loads.
 """
 
 from labkit.backend import runtime_summary, seed_everything
@@ -36,7 +38,6 @@ from labkit.evaluation import (
     reconstruction_errors,
     sample_images,
 )
-from labkit.grading import GradeReport, find_submissions, grade_notebook, load_rubrics
 from labkit.model_cache import SaveForLaterLabs, train_or_load
 from labkit.models import (
     EVALUATION_SEED,
@@ -61,12 +62,9 @@ from labkit.plots import (
     plot_manifold,
     use_lab_style,
 )
-from labkit.release import release_notebook, release_notebooks
 from labkit.reporting import (
     format_table,
     history_table,
-    read_checks,
-    read_results,
     report_check,
     report_results,
 )
@@ -96,7 +94,6 @@ __all__ = [
     "VAE",
     "Autoencoder",
     "EpochLog",
-    "GradeReport",
     "InterpolationExplorer",
     "LabData",
     "LabSettings",
@@ -115,10 +112,8 @@ __all__ = [
     "encoder_and_decoder",
     "evaluate_autoencoder",
     "evaluate_vae",
-    "find_submissions",
     "fit_projection",
     "format_table",
-    "grade_notebook",
     "history_table",
     "image_batches",
     "interpolate",
@@ -128,19 +123,14 @@ __all__ = [
     "learning_rate_schedule",
     "load_lab_data",
     "load_mnist",
-    "load_rubrics",
     "load_settings",
     "manifold_grid",
     "plot_history",
     "plot_image_rows",
     "plot_latent_space",
     "plot_manifold",
-    "read_checks",
-    "read_results",
     "reconstruct",
     "reconstruction_errors",
-    "release_notebook",
-    "release_notebooks",
     "report_check",
     "report_results",
     "runtime_summary",

@@ -1,7 +1,7 @@
-"""``python -m labkit`` runs the ``labkit`` command."""
+"""``python -m labkit`` runs the ``labkit`` command (defined in ``labkit_instructor.cli``)."""
 
 import sys
 
-from labkit.cli import main
+from labkit_instructor.cli import main
 
 sys.exit(main())

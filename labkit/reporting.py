@@ -2,13 +2,15 @@
 
 :func:`report_results` ends each notebook. It shows a small table, and stores the same numbers
 under the MIME type ``application/vnd.labkit.results+json`` in the cell's output, where
-``labkit run`` reads them for its summary and instructors' tools read them for grading.
+``labkit run`` reads them for its summary and ``labkit grade`` for grading (both in the
+``labkit_instructor`` package, which reads them with ``labkit_instructor.read_results``).
 """
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -17,12 +19,14 @@ __all__ = [
     "RESULTS_MIME_TYPE",
     "format_table",
     "history_table",
-    "read_checks",
-    "read_results",
     "report_check",
     "report_results",
 ]
 
+# nbgrader sets this in the kernel's environment while it autogrades ("autograde") or
+# validates ("validate") a notebook: then a failed exercise must raise, as nbgrader scores a grade
+# cell by whether it raises.
+NBGRADER_EXECUTION_ENV = "NBGRADER_EXECUTION"
 RESULTS_MIME_TYPE = "application/vnd.labkit.results+json"
 CHECK_MIME_TYPE = "application/vnd.labkit.check+json"
 
@@ -129,7 +133,9 @@ def report_check(name: str, checks: Mapping[str, object]) -> _Check:
     """The outcome of an exercise's checks; end the exercise's check cell with this call.
 
     The notebook shows one PASS/FAIL line per check; ``labkit grade`` reads the stored outcome
-    (the rubric item ``exercise_passed`` names the exercise).
+    (the rubric item ``exercise_passed`` names the exercise). Under nbgrader (``nbgrader
+    autograde`` or ``validate``), a failed check raises instead, so that nbgrader's grade cell
+    and ``labkit grade`` agree.
 
     Args:
         name: The exercise's name, as the rubric spells it (``"binarize"``).
@@ -138,6 +144,7 @@ def report_check(name: str, checks: Mapping[str, object]) -> _Check:
 
     Raises:
         ValueError: ``name`` is empty, or ``checks`` is empty or holds a non-boolean.
+        AssertionError: Under nbgrader only: a check failed (the message names each one).
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty string. Received: name={name!r}.")
@@ -151,44 +158,8 @@ def report_check(name: str, checks: Mapping[str, object]) -> _Check:
                 f"({type(held).__name__}); compare explicitly, e.g. np.allclose(a, b)."
             )
         plain[str(what)] = bool(held)
-    return _Check(name.strip(), plain)
-
-
-def multiline_text(value: object) -> str:
-    """A notebook's text field as one string: files store sources and outputs either as one
-    string or as a list of lines; anything else (a damaged file) reads as empty."""
-    if isinstance(value, list):
-        return "".join(part for part in value if isinstance(part, str))
-    return value if isinstance(value, str) else ""
-
-
-def _rich_outputs(notebook: Mapping, mime_type: str) -> Iterator[Mapping]:
-    # Every stored output of ``mime_type`` in a notebook, read defensively: grading reads
-    # students' files, which may be damaged in any way.
-    cells = notebook.get("cells", [])
-    for cell in cells if isinstance(cells, list) else []:
-        if not isinstance(cell, Mapping) or cell.get("cell_type") != "code":
-            continue
-        outputs = cell.get("outputs", [])
-        for output in outputs if isinstance(outputs, list) else []:
-            data = output.get("data", {}) if isinstance(output, Mapping) else {}
-            if isinstance(data, Mapping) and isinstance(data.get(mime_type), Mapping):
-                yield data[mime_type]
-
-
-def read_results(notebook: Mapping) -> dict[str, float | int | str]:
-    """The numbers that :func:`report_results` stored in an executed notebook (``{}`` if none)."""
-    found: dict[str, float | int | str] = {}
-    for results in _rich_outputs(notebook, RESULTS_MIME_TYPE):
-        found.update(results)
-    return found
-
-
-def read_checks(notebook: Mapping) -> dict[str, dict]:
-    """The exercise outcomes :func:`report_check` stored: ``{name: {"passed", "checks"}}``."""
-    found: dict[str, dict] = {}
-    for record in _rich_outputs(notebook, CHECK_MIME_TYPE):
-        name, checks = record.get("name"), record.get("checks")
-        if isinstance(name, str) and isinstance(checks, Mapping):
-            found[name] = {"passed": record.get("passed") is True, "checks": dict(checks)}
-    return found
+    check = _Check(name.strip(), plain)
+    if not check.passed and os.environ.get(NBGRADER_EXECUTION_ENV):
+        failed = "; ".join(what for what, held in plain.items() if not held)
+        raise AssertionError(f"exercise {check.name} fails: {failed}")
+    return check

@@ -13,8 +13,8 @@ from nbformat.v4 import new_code_cell
 
 import labkit
 from labkit.backend import keras, tf, usable_cpu_count
-from labkit.cli import main
-from labkit.runner import run_notebook
+from labkit_instructor.cli import main
+from labkit_instructor.runner import run_notebook
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 

@@ -1,4 +1,4 @@
-"""labkit.grading: rubrics as data, grades from stored outputs, row-level errors for bad files."""
+"""labkit_instructor.grading: rubrics as data, grades from stored outputs, row-level errors."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import labkit
-from labkit.grading import CHECKS, _execute_copy
-from labkit.release import ANSWER_PLACEHOLDER
-from labkit.reporting import CHECK_MIME_TYPE, RESULTS_MIME_TYPE, multiline_text
+import labkit_instructor
+from labkit_instructor.checks import CHECKS
+from labkit_instructor.notebook_files import CHECK_MIME_TYPE, RESULTS_MIME_TYPE, multiline_text
+from labkit_instructor.release import ANSWER_PLACEHOLDER
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -18,7 +18,7 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 @pytest.fixture(scope="module")
 def rubrics():
-    return labkit.load_rubrics()
+    return labkit_instructor.load_rubrics()
 
 
 def _read(name: str) -> dict:
@@ -54,7 +54,7 @@ def test_every_lab_has_a_rubric_and_every_notebook_names_its_lab(rubrics):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_the_committed_full_run_notebooks_get_full_marks(path, rubrics):
-    report = labkit.grade_notebook(path, rubrics)
+    report = labkit_instructor.grade_notebook(path, rubrics)
     assert report.error is None and report.lab == path.stem
     assert report.points == report.max_points, report.feedback()
 
@@ -113,7 +113,7 @@ def _worse_elbo(notebook):
 def _observations_without_the_elbo(notebook):
     # Any way of writing the number counts (151.5, 151.46); a number off by 0.2 nats does not.
     index = _cell_index(notebook, "## Observations")
-    results = labkit.read_results(notebook)
+    results = labkit_instructor.read_results(notebook)
     measured = results["test_negative_elbo_nats"]
     source = _source(notebook["cells"][index])
     for written in {f"{measured:.1f}", f"{measured:.2f}"}:
@@ -145,7 +145,9 @@ def _huge_output(notebook):
         (_failed_exercise, {"exercise_negative_elbo"}),
         (_worse_elbo, {"test_negative_elbo", "loss_decreased", "observations_state_results"}),
         (_observations_without_the_elbo, {"observations_state_results"}),
-        (_deleted_exercise_cells, {"exercise_negative_elbo"}),
+        # The check cell is a locked cell: the items that read it (and every locked code
+        # cell) earn nothing when it is gone.
+        (_deleted_exercise_cells, {"exercise_negative_elbo", "ran_without_errors", "checks"}),
         (_huge_output, set()),
     ],
     ids=lambda value: value.__name__.strip("_") if callable(value) else None,
@@ -153,7 +155,7 @@ def _huge_output(notebook):
 def test_a_damaged_copy_loses_exactly_the_expected_items(damage, lost, tmp_path, rubrics):
     notebook = _read("03_vae.ipynb")
     damage(notebook)
-    report = labkit.grade_notebook(_write(tmp_path, "03_vae.ipynb", notebook), rubrics)
+    report = labkit_instructor.grade_notebook(_write(tmp_path, "03_vae.ipynb", notebook), rubrics)
     assert report.error is None
     assert _lost(report) == lost, report.feedback()
     lost_points = sum(item.max_points for item in report.items if item.id in lost)
@@ -162,7 +164,7 @@ def test_a_damaged_copy_loses_exactly_the_expected_items(damage, lost, tmp_path,
 
 def test_observations_state_the_result_to_its_decimals(tmp_path, rubrics):
     notebook = _read("03_vae.ipynb")
-    measured = labkit.read_results(notebook)["test_negative_elbo_nats"]
+    measured = labkit_instructor.read_results(notebook)["test_negative_elbo_nats"]
     index = _cell_index(notebook, "## Observations")
     for text, states in [
         (f"The test negative ELBO is {measured:.1f} nats.", True),
@@ -171,7 +173,9 @@ def test_observations_state_the_result_to_its_decimals(tmp_path, rubrics):
         ("The test negative ELBO is low.", False),
     ]:
         notebook["cells"][index]["source"] = f"## Observations\n\n{text}"
-        report = labkit.grade_notebook(_write(tmp_path, "03_vae.ipynb", notebook), rubrics)
+        report = labkit_instructor.grade_notebook(
+            _write(tmp_path, "03_vae.ipynb", notebook), rubrics
+        )
         item = next(item for item in report.items if item.id == "observations_state_results")
         assert (item.points == item.max_points) is states, (text, item.feedback)
         if not states:
@@ -182,7 +186,9 @@ def test_feedback_says_what_went_wrong(tmp_path, rubrics):
     notebook = _read("03_vae.ipynb")
     _renamed_heading(notebook)
     _error_output(notebook)
-    feedback = labkit.grade_notebook(_write(tmp_path, "03_vae.ipynb", notebook), rubrics).feedback()
+    feedback = labkit_instructor.grade_notebook(
+        _write(tmp_path, "03_vae.ipynb", notebook), rubrics
+    ).feedback()
     assert "no 'Observations' section" in feedback
     assert "stopped with an error (ValueError: bad grid)" in feedback
     assert "[ok  ] figures" in feedback
@@ -220,7 +226,7 @@ def _broken_cell(notebook):
 )
 def test_an_ungradable_notebook_is_a_row_error(damage, message, tmp_path, rubrics):
     path = _write(tmp_path, "03_vae.ipynb", damage(_read("03_vae.ipynb")))
-    report = labkit.grade_notebook(path, rubrics)
+    report = labkit_instructor.grade_notebook(path, rubrics)
     assert report.error and message in report.error
     assert report.items == [] and report.points == 0
 
@@ -228,25 +234,29 @@ def test_an_ungradable_notebook_is_a_row_error(damage, message, tmp_path, rubric
 def test_bad_json_and_binary_files_are_row_errors(tmp_path, rubrics):
     truncated = tmp_path / "03_vae.ipynb"
     truncated.write_text((NOTEBOOK_DIR / "03_vae.ipynb").read_text(encoding="utf-8")[:5000])
-    assert "not valid JSON" in labkit.grade_notebook(truncated, rubrics).error
+    assert "not valid JSON" in labkit_instructor.grade_notebook(truncated, rubrics).error
     binary = tmp_path / "image.ipynb"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
-    assert "not UTF-8 text" in labkit.grade_notebook(binary, rubrics).error
+    assert "not UTF-8 text" in labkit_instructor.grade_notebook(binary, rubrics).error
 
 
 def test_a_file_over_the_size_limit_is_not_read(rubrics):
-    report = labkit.grade_notebook(NOTEBOOK_DIR / "03_vae.ipynb", rubrics, max_megabytes=0.01)
+    report = labkit_instructor.grade_notebook(
+        NOTEBOOK_DIR / "03_vae.ipynb", rubrics, max_megabytes=0.01
+    )
     assert "over the grader's limit of 0.01 MB" in report.error
 
 
 def test_the_lab_can_be_forced_and_a_mismatch_is_reported(tmp_path, rubrics):
     notebook = _no_lab_record(_read("03_vae.ipynb"))
     path = _write(tmp_path, "homework.ipynb", notebook)
-    assert labkit.grade_notebook(path, rubrics, lab="03_vae").lab == "03_vae"
-    wrong = labkit.grade_notebook(NOTEBOOK_DIR / "03_vae.ipynb", rubrics, lab="02_autoencoder")
+    assert labkit_instructor.grade_notebook(path, rubrics, lab="03_vae").lab == "03_vae"
+    wrong = labkit_instructor.grade_notebook(
+        NOTEBOOK_DIR / "03_vae.ipynb", rubrics, lab="02_autoencoder"
+    )
     assert "the notebook of 03_vae, not 02_autoencoder" in wrong.error
     with pytest.raises(ValueError, match="no rubric for lab '07_gan'"):
-        labkit.grade_notebook(path, rubrics, lab="07_gan")
+        labkit_instructor.grade_notebook(path, rubrics, lab="07_gan")
 
 
 @pytest.mark.parametrize(
@@ -279,7 +289,7 @@ def test_a_bad_rubric_file_names_its_problem(rubric, message, tmp_path):
     path = tmp_path / "rubric.json"
     path.write_text(rubric, encoding="utf-8")
     with pytest.raises(ValueError, match=message):
-        labkit.load_rubrics(path)
+        labkit_instructor.load_rubrics(path)
 
 
 def test_find_submissions_searches_folders_and_skips_checkpoints(tmp_path):
@@ -287,59 +297,10 @@ def test_find_submissions_searches_folders_and_skips_checkpoints(tmp_path):
     (tmp_path / "alice" / ".ipynb_checkpoints").mkdir()
     for name in ["alice/03_vae.ipynb", "alice/.ipynb_checkpoints/03_vae.ipynb", "bob.ipynb"]:
         (tmp_path / name).write_text("{}", encoding="utf-8")
-    found = labkit.find_submissions([tmp_path])
+    found = labkit_instructor.find_submissions([tmp_path])
     assert found == [tmp_path / "alice" / "03_vae.ipynb", tmp_path / "bob.ipynb"]
     with pytest.raises(FileNotFoundError, match="No file or folder"):
-        labkit.find_submissions([tmp_path / "missing"])
+        labkit_instructor.find_submissions([tmp_path / "missing"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="No notebooks"):
-        labkit.find_submissions([tmp_path / "empty"])
-
-
-def _tiny_notebook(*sources: str) -> dict:
-    cells = [{"cell_type": "markdown", "metadata": {}, "source": "# Lab 01 · tiny"}]
-    cells += [
-        {
-            "cell_type": "code",
-            "metadata": {},
-            "source": source,
-            "outputs": [],
-            "execution_count": None,
-        }
-        for source in sources
-    ]
-    return {"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": cells}
-
-
-@pytest.mark.parametrize(
-    "options, limit",
-    [
-        ({"cell_timeout": 2, "total_timeout": 60}, "the per-cell limit of 2 s"),
-        ({"cell_timeout": 60, "total_timeout": 3}, "the total limit of 3 s"),
-    ],
-)
-def test_execution_stops_a_hanging_notebook_and_reports_it(options, limit, tmp_path, rubrics):
-    path = _write(tmp_path, "01_hang.ipynb", _tiny_notebook("print('PASS')", "while True: pass"))
-    before = path.read_bytes()
-    report = labkit.grade_notebook(path, rubrics, execute=True, **options)
-    assert report.error is None
-    assert report.execution_note == f"stopped in cell 3, which ran past {limit}"
-    assert "data_checks" not in _lost(report)  # the cell before the hang ran and printed PASS
-    assert "ran_without_errors" in _lost(report)
-    assert path.read_bytes() == before  # the student's file is never written
-
-
-def test_each_executed_submission_has_its_own_model_cache(tmp_path, monkeypatch, rubrics):
-    # With LABKIT_CACHE_DIR set for the grader, a shared cache would hand one student's trained
-    # models to the next student's notebook.
-    shared = tmp_path / "shared cache"
-    monkeypatch.setenv("LABKIT_CACHE_DIR", str(shared))
-    notebook = _tiny_notebook(
-        "import os, pathlib\n"
-        "cache = pathlib.Path(os.environ['LABKIT_CACHE_DIR'])\n"
-        "print(cache.parent == pathlib.Path.cwd(), cache.name)"
-    )
-    assert _execute_copy(notebook, cell_timeout=60, total_timeout=120) is None
-    printed = "".join(notebook["cells"][1]["outputs"][0]["text"])
-    assert printed == "True .labkit_cache\n"
-    assert not shared.exists()
+        labkit_instructor.find_submissions([tmp_path / "empty"])

@@ -100,10 +100,12 @@ def test_wheel_holds_the_package_its_data_and_the_command(installed):
         ]
         entry_points = configparser.ConfigParser()
         entry_points.read_string(wheel.read(entry_points_name).decode("utf-8"))
-    assert {"labkit/__init__.py", "labkit/rubrics.json", "labkit/py.typed"} <= set(names)
+    assert {"labkit/__init__.py", "labkit/py.typed", "labkit_instructor/rubrics.json"} <= set(names)
+    assert "labkit_instructor/py.typed" in names
     top_level = {name.split("/")[0] for name in names}
-    assert {folder for folder in top_level if not folder.endswith(".dist-info")} == {"labkit"}
-    assert dict(entry_points["console_scripts"]) == {"labkit": "labkit.cli:main"}
+    packages = {folder for folder in top_level if not folder.endswith(".dist-info")}
+    assert packages == {"labkit", "labkit_instructor"}
+    assert dict(entry_points["console_scripts"]) == {"labkit": "labkit_instructor.cli:main"}
 
 
 def test_installed_kit_is_imported_from_the_install(installed, mnist_dir):
@@ -122,7 +124,10 @@ def test_installed_command_checks_the_environment(installed, mnist_dir):
 def test_installed_command_grades_with_the_packaged_rubrics(installed, mnist_dir):
     submission = installed["elsewhere"] / "03_vae.ipynb"
     shutil.copyfile(REPO_ROOT / "notebooks" / "03_vae.ipynb", submission)
-    printed = _run_installed(installed, mnist_dir, "-m", "labkit", "grade", submission.name)
+    source = str(REPO_ROOT / "notebooks")  # the instructor's notebooks: not in the wheel
+    printed = _run_installed(
+        installed, mnist_dir, "-m", "labkit", "grade", submission.name, "--source", source
+    )
     assert "15/15" in printed
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import labkit
+import labkit_instructor
 from labkit.backend import keras
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
@@ -96,7 +97,7 @@ def test_checked_cells_passed_and_markers_stand_alone(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_full_run_results_and_written_observations(path):
     notebook = _load(path)
-    results = labkit.read_results(notebook)
+    results = labkit_instructor.read_results(notebook)
     assert results, "the Result section must end with labkit.report_results(...)"
     text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
     assert "TO BE WRITTEN" not in text
@@ -173,7 +174,7 @@ def test_papermill_parameters_win_over_quick_mode(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     notebook = _load(executed)
-    results = labkit.read_results(notebook)
+    results = labkit_instructor.read_results(notebook)
     assert results["epochs"] == 1 and results["seed"] == 7
     printed = "".join(
         output.get("text", "")

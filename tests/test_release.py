@@ -1,4 +1,4 @@
-"""labkit.release: student versions without solutions, which then fail the exercise items."""
+"""labkit_instructor.release: student versions without solutions or hidden tests."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import labkit
-from labkit.release import ANSWER_PLACEHOLDER
-from labkit.reporting import multiline_text
+import labkit_instructor
+from labkit_instructor.notebook_files import multiline_text
+from labkit_instructor.release import ANSWER_PLACEHOLDER
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 SOLUTION = re.compile(r"### BEGIN SOLUTION.*?\n(.*?)### END SOLUTION", re.DOTALL)
@@ -23,7 +23,7 @@ def _source(cell: dict) -> str:
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
     out = tmp_path_factory.mktemp("student")
-    return labkit.release_notebooks(NOTEBOOK_DIR, out)
+    return labkit_instructor.release_notebooks(NOTEBOOK_DIR, out)
 
 
 def test_every_notebook_is_released_with_its_solutions_replaced(released):
@@ -67,12 +67,32 @@ def test_released_notebooks_keep_everything_else_and_clear_outputs(released):
         for theirs, ours in zip(instructor["cells"], student["cells"], strict=True):
             if ours["cell_type"] == "code":
                 assert ours["outputs"] == [] and ours["execution_count"] is None
-            if "SOLUTION" not in _source(theirs):
+            if "HIDDEN TESTS" in _source(theirs):
+                assert _source(ours) == labkit_instructor.strip_hidden_tests(_source(theirs))[0]
+            elif "SOLUTION" not in _source(theirs):
                 assert _source(ours) == _source(theirs)
             elif ours["cell_type"] == "markdown":
                 assert ANSWER_PLACEHOLDER in _source(ours)
             else:
                 assert "raise NotImplementedError(" in _source(ours)
+
+
+def test_no_released_notebook_holds_a_hidden_test(released):
+    # Lab 01's check cell holds one; the released copy must not even hint at it.
+    instructor = (NOTEBOOK_DIR / "01_setup_and_data.ipynb").read_text(encoding="utf-8")
+    assert "### BEGIN HIDDEN TESTS" in instructor and "leaves its input unchanged" in instructor
+    for item in released:
+        text = item.released.read_text(encoding="utf-8")
+        assert "HIDDEN TESTS" not in text and "leaves its input unchanged" not in text
+
+
+def test_hidden_tests_are_stripped_and_bad_markers_refused():
+    source = "a = 1\n### BEGIN HIDDEN TESTS\nb = 2\n### END HIDDEN TESTS\nc = 3"
+    assert labkit_instructor.strip_hidden_tests(source) == ("a = 1\nc = 3", 1)
+    with pytest.raises(ValueError, match="have no '### END HIDDEN TESTS'"):
+        labkit_instructor.strip_hidden_tests("### BEGIN HIDDEN TESTS\nb = 2")
+    with pytest.raises(ValueError, match="ends hidden tests that never began"):
+        labkit_instructor.strip_hidden_tests("b = 2\n### END HIDDEN TESTS")
 
 
 def _code_notebook(source: str, execution_count: int | None = None) -> dict:
@@ -83,7 +103,7 @@ def _code_notebook(source: str, execution_count: int | None = None) -> dict:
 def test_the_stub_raises_with_the_hint():
     source = "def f(x):\n    ### BEGIN SOLUTION double it\n    return 2 * x\n    ### END SOLUTION\n"
     notebook = _code_notebook(source, execution_count=3)
-    student, replaced = labkit.release_notebook(notebook)
+    student, replaced = labkit_instructor.release_notebook(notebook)
     assert replaced == 1
     assert student["cells"][0]["source"] == (
         "def f(x):\n    raise NotImplementedError('double it')\n"
@@ -115,25 +135,40 @@ def test_unbalanced_markers_are_refused_and_nothing_is_written(source, message, 
     (source_dir / "01_good.ipynb").write_text(json.dumps(good), encoding="utf-8")
     (source_dir / "02_bad.ipynb").write_text(json.dumps(bad), encoding="utf-8")
     with pytest.raises(ValueError, match=re.escape(message)):
-        labkit.release_notebooks(source_dir, out)
+        labkit_instructor.release_notebooks(source_dir, out)
     assert not out.exists()
 
 
 def test_releasing_over_the_source_is_refused():
     with pytest.raises(ValueError, match="would overwrite the solutions"):
-        labkit.release_notebooks(NOTEBOOK_DIR, NOTEBOOK_DIR / ".." / "notebooks")
+        labkit_instructor.release_notebooks(NOTEBOOK_DIR, NOTEBOOK_DIR / ".." / "notebooks")
 
 
 def test_an_executed_student_version_fails_the_exercise_and_the_instructor_version_passes(
-    released, mnist_dir, monkeypatch
+    released, mnist_dir, monkeypatch, tmp_path, sandbox
 ):
     monkeypatch.setenv("LABKIT_DATA_DIR", str(mnist_dir))
     monkeypatch.setenv("LABKIT_QUICK", "1")
     student = next(item.released for item in released if item.released.name.startswith("01_"))
     instructor = NOTEBOOK_DIR / student.name
+    # The forger rewrites the check and Result cells of the unsolved copy to claim success.
+    forged = json.loads(student.read_text(encoding="utf-8"))
+    for cell in forged["cells"]:
+        if "labkit.report_check(" in _source(cell):
+            cell["source"] = 'labkit.report_check("binarize", {"everything": True})'
+        elif "labkit.report_results(" in _source(cell):
+            cell["source"] = 'labkit.report_results({"test_images": 10000})'
+    forged_path = tmp_path / "forged" / student.name
+    forged_path.parent.mkdir()
+    forged_path.write_text(json.dumps(forged), encoding="utf-8")
+    grader = labkit_instructor.Grader(execute=True, sandbox=sandbox, total_timeout=300)
     reports = {
-        name: labkit.grade_notebook(path, execute=True, total_timeout=300)
-        for name, path in [("student", student), ("instructor", instructor)]
+        name: grader.grade(path)
+        for name, path in [
+            ("student", student),
+            ("instructor", instructor),
+            ("forged", forged_path),
+        ]
     }
     for report in reports.values():
         assert report.error is None and report.execution_note is None
@@ -153,3 +188,6 @@ def test_an_executed_student_version_fails_the_exercise_and_the_instructor_versi
         "result",
     }
     assert "NotImplementedError" in reports["student"].feedback()
+    # Under --execute the forged cells are replaced by the lab's: no more than the honest copy.
+    assert lost["forged"] == lost["student"]
+    assert reports["forged"].points == reports["student"].points

@@ -1,4 +1,4 @@
-"""labkit.runner and ``labkit run``: notebooks executed headless, failures reported."""
+"""labkit_instructor.runner and ``labkit run``: notebooks executed headless, failures reported."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from labkit.cli import main
-from labkit.runner import (
+from labkit_instructor.cli import main
+from labkit_instructor.runner import (
     RunProgress,
     expected_seconds,
     find_notebooks,

@@ -7,7 +7,10 @@ Instructor notebooks mark what students must write themselves, with the nbgrader
   ``### BEGIN SOLUTION`` on its line is the hint the stub's message gives;
 * in Markdown cells (Observations, Result), the lines between ``<!-- BEGIN SOLUTION -->`` and
   ``<!-- END SOLUTION -->`` become :data:`ANSWER_PLACEHOLDER`, which ``labkit grade`` reads as
-  "not written yet".
+  "not written yet";
+* in check cells, the lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` are
+  removed: students never see them, and ``labkit grade --execute`` runs them, since it runs the
+  instructor's own check cells (nbgrader's convention too).
 
 Outputs, execution counts and the saved widget state are cleared; everything else is kept.
 """
@@ -20,9 +23,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.reporting import multiline_text
+from labkit_instructor.notebook_files import multiline_text
 
-__all__ = ["ANSWER_PLACEHOLDER", "ReleasedNotebook", "release_notebook", "release_notebooks"]
+__all__ = [
+    "ANSWER_PLACEHOLDER",
+    "ReleasedNotebook",
+    "release_notebook",
+    "release_notebooks",
+    "strip_hidden_tests",
+]
 
 ANSWER_PLACEHOLDER = "*Write your answer here.*"
 DEFAULT_HINT = "write this part yourself, then run the check cell below"
@@ -31,8 +40,38 @@ _CODE_BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION\b(?P<hint>.*)$")
 _CODE_END = re.compile(r"^\s*### END SOLUTION\s*$")
 _MARKDOWN_BEGIN = re.compile(r"^\s*<!--\s*BEGIN SOLUTION\s*-->\s*$")
 _MARKDOWN_END = re.compile(r"^\s*<!--\s*END SOLUTION\s*-->\s*$")
-# Any trace of a marker, for the final check that no solution survived.
-_ANY_MARKER = re.compile(r"(BEGIN|END) SOLUTION")
+_HIDDEN_BEGIN = re.compile(r"^\s*### BEGIN HIDDEN TESTS\s*$")
+_HIDDEN_END = re.compile(r"^\s*### END HIDDEN TESTS\s*$")
+# Any trace of a marker, for the final check that no solution or hidden test survived.
+_ANY_MARKER = re.compile(r"(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)", re.IGNORECASE)
+
+
+def strip_hidden_tests(text: str, where: str = "cell") -> tuple[str, int]:
+    """``text`` without its ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` blocks.
+
+    Returns:
+        ``(text, blocks_removed)``.
+
+    Raises:
+        ValueError: A block is unbalanced or nested (the message names ``where`` and the line).
+    """
+    kept, removed, inside = [], 0, None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if _HIDDEN_BEGIN.match(line):
+            if inside is not None:
+                raise ValueError(f"{where}: line {number} begins hidden tests inside others.")
+            inside, removed = number, removed + 1
+        elif _HIDDEN_END.match(line):
+            if inside is None:
+                raise ValueError(f"{where}: line {number} ends hidden tests that never began.")
+            inside = None
+        elif inside is None:
+            kept.append(line)
+    if inside is not None:
+        raise ValueError(
+            f"{where}: the hidden tests begun on line {inside} have no '### END HIDDEN TESTS'."
+        )
+    return "\n".join(kept), removed
 
 
 @dataclass(frozen=True)
@@ -103,9 +142,10 @@ def release_notebook(notebook: dict, name: str = "notebook") -> tuple[dict, int]
         kind = cell.get("cell_type")
         if kind not in ("code", "markdown"):
             continue
-        text, replaced = _replace_solutions(
-            multiline_text(cell.get("source")), kind, f"{name}, cell {index}"
-        )
+        where = f"{name}, cell {index}"
+        text, replaced = _replace_solutions(multiline_text(cell.get("source")), kind, where)
+        if kind == "code":
+            text, _ = strip_hidden_tests(text, where)
         cell["source"] = text
         total += replaced
         if kind == "code":
@@ -113,9 +153,9 @@ def release_notebook(notebook: dict, name: str = "notebook") -> tuple[dict, int]
             cell["execution_count"] = None
         if _ANY_MARKER.search(text):
             raise ValueError(
-                f"{name}, cell {index}: a solution marker is misspelt or shares its line with "
-                "other text; write it alone on its line as '### BEGIN SOLUTION' (code) or "
-                "'<!-- BEGIN SOLUTION -->' (Markdown)."
+                f"{name}, cell {index}: a solution or hidden-test marker is misspelt or shares "
+                "its line with other text; write it alone on its line as '### BEGIN SOLUTION' "
+                "(code), '<!-- BEGIN SOLUTION -->' (Markdown) or '### BEGIN HIDDEN TESTS'."
             )
     return student, total
 

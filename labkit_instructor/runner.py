@@ -1,7 +1,9 @@
-"""Executing the lab notebooks headless, in order: the engine of ``labkit run``."""
+"""Executing notebooks headless: the one runner of ``labkit run`` and ``labkit grade --execute``."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sys
 import time
@@ -18,19 +20,20 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from traitlets import default
 
-from labkit.reporting import format_table, read_results
+from labkit_instructor.limits import CELL_TIMEOUT_SECONDS
+from labkit_instructor.notebook_files import read_results, text_table
 
 __all__ = [
     "CELL_TIMEOUT_SECONDS",
     "CurrentPythonKernelManager",
     "NotebookRun",
     "RunProgress",
+    "execute_notebook",
     "expected_seconds",
     "find_notebooks",
     "run_notebook",
 ]
 
-CELL_TIMEOUT_SECONDS = 1_200  # a full-mode training cell takes a few minutes on 2 cores
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
 HEADING_CHARACTERS = 40  # of the step heading shown beside the cell number
 PROGRESS_INTERVAL_SECONDS = 15.0  # without a terminal (CI logs), at most one line this often
@@ -119,11 +122,88 @@ def _headings_before_code_cells(notebook) -> list[str]:
     return headings
 
 
+def execute_notebook(
+    notebook,
+    *,
+    cwd: Path,
+    cell_timeout: float = CELL_TIMEOUT_SECONDS,
+    total_timeout: float | None = None,
+    allow_errors: bool = False,
+    env: dict[str, str] | None = None,
+    kernel_manager_class: type[AsyncKernelManager] = CurrentPythonKernelManager,
+    on_cell: CellProgress | None = None,
+    stderr: TextIO | None = None,
+) -> str | None:
+    """Execute ``notebook`` (an nbformat node, changed in place) top to bottom in a fresh kernel.
+
+    The one runner of ``labkit run`` and ``labkit grade --execute``. The kernel starts in
+    ``cwd`` with ``env`` (default: this process's environment) and is shut down at the end,
+    whatever happened, with every process it started.
+
+    Args:
+        cell_timeout: Seconds one cell may run.
+        total_timeout: Seconds the whole notebook may run (None: no limit beyond the cells').
+        allow_errors: Go on after a cell that raises (grading), instead of stopping (running).
+        kernel_manager_class: Starts the kernel; the sandbox of ``labkit grade`` passes its own.
+        on_cell: Called as each code cell starts, with its number, the count and its heading.
+        stderr: Where the kernel's own stderr goes (default: discarded).
+
+    Returns:
+        None when every cell ran; otherwise why the run stopped early, naming the cell
+        ("cell 7: ZeroDivisionError: division by zero", "cell 3 ran past the per-cell limit
+        of 900 s", "the kernel died in cell 5 (out of memory?)").
+    """
+    headings = _headings_before_code_cells(notebook)
+    code_indices = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    code_number = {cell_index: number for number, cell_index in enumerate(code_indices)}
+    deadline = None if total_timeout is None else time.monotonic() + total_timeout
+    current = {"cell": 0}
+
+    def timeout_for(cell) -> int:
+        left = cell_timeout if deadline is None else deadline - time.monotonic()
+        return max(1, int(min(cell_timeout, left)))
+
+    def cell_started(cell, cell_index: int, **_) -> None:
+        current["cell"] = cell_index + 1
+        if on_cell is not None and cell_index in code_number:
+            number = code_number[cell_index]
+            on_cell(number + 1, len(code_indices), headings[number])
+
+    client = NotebookClient(
+        notebook,
+        kernel_manager_class=kernel_manager_class,
+        kernel_name="python3",
+        timeout=int(cell_timeout),
+        timeout_func=timeout_for,
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(Path(cwd).resolve())}},
+        record_timing=False,
+        on_cell_start=cell_started,
+    )
+    try:
+        with contextlib.ExitStack() as stack:
+            if stderr is None:
+                stderr = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+            client.execute(stderr=stderr, **({} if env is None else {"env": env}))
+    except CellExecutionError as failure:
+        return f"cell {current['cell']}: {str(failure).strip().splitlines()[-1]}"
+    except CellTimeoutError:
+        where = current["cell"]
+        if deadline is not None and time.monotonic() >= deadline - 1:
+            return f"cell {where} ran past the notebook's limit of {total_timeout:g} s"
+        return f"cell {where} ran past the per-cell limit of {cell_timeout:g} s"
+    except DeadKernelError:
+        return f"the kernel died in cell {current['cell']} (out of memory?)"
+    except Exception as err:  # a kernel that cannot start, a damaged cell: report it
+        return f"could not run: {type(err).__name__}: {err}".splitlines()[0]
+    return None
+
+
 def run_notebook(
     path: Path,
     output_path: Path,
     *,
-    cell_timeout: int = CELL_TIMEOUT_SECONDS,
+    cell_timeout: float = CELL_TIMEOUT_SECONDS,
     mode: str | None = None,
     on_cell: CellProgress | None = None,
 ) -> NotebookRun:
@@ -136,36 +216,13 @@ def run_notebook(
     (:func:`expected_seconds` reads them back); ``on_cell`` is called as each code cell starts.
     """
     notebook = nbformat.read(path, as_version=4)
-    headings = _headings_before_code_cells(notebook)
-    code_indices = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-    code_number = {cell_index: number for number, cell_index in enumerate(code_indices)}
-
-    def cell_started(cell, cell_index: int, **_) -> None:
-        if on_cell is not None and cell_index in code_number:
-            number = code_number[cell_index]
-            on_cell(number + 1, len(code_indices), headings[number])
-
-    client = NotebookClient(
-        notebook,
-        kernel_manager_class=CurrentPythonKernelManager,
-        kernel_name="python3",
-        timeout=cell_timeout,
-        resources={"metadata": {"path": str(path.parent.resolve())}},
-        record_timing=False,
-        on_cell_start=cell_started,
-    )
     started = time.perf_counter()
-    error = None
     output_path.parent.mkdir(parents=True, exist_ok=True)
     # The kernel's own stderr (start-up notices, crash reports) goes to a log beside the copy.
-    kernel_log = output_path.with_suffix(".kernel.log")
-    try:
-        with kernel_log.open("w", encoding="utf-8") as log:
-            client.execute(stderr=log)
-    except CellExecutionError as failure:
-        error = str(failure).strip().splitlines()[-1]
-    except (CellTimeoutError, DeadKernelError) as failure:
-        error = f"{type(failure).__name__}: {failure}".splitlines()[0]
+    with output_path.with_suffix(".kernel.log").open("w", encoding="utf-8") as log:
+        error = execute_notebook(
+            notebook, cwd=path.parent, cell_timeout=cell_timeout, on_cell=on_cell, stderr=log
+        )
     seconds = time.perf_counter() - started
     if mode is not None and error is None:
         labkit_metadata = notebook.metadata.setdefault("labkit", {})
@@ -256,7 +313,7 @@ def summary_table(runs: list[NotebookRun]) -> str:
     """What ``labkit run`` prints at the end: status and time per notebook, then its results."""
     rows = [[run.name, "ok" if run.ok else "FAILED", f"{run.seconds:.0f}"] for run in runs]
     rows.append(["total", "", f"{sum(run.seconds for run in runs):.0f}"])
-    lines = [format_table(["notebook", "status", "seconds"], rows)]
+    lines = [text_table(["notebook", "status", "seconds"], rows)]
     for run in runs:
         lines.append(f"\n{run.name}: {run.error}" if not run.ok else f"\n{run.name}")
         lines.extend(f"  {name:<36} {_short(value)}" for name, value in run.results.items())

@@ -1,43 +1,42 @@
-"""The ``labkit`` command: ``check``, ``run``, and for instructors ``grade`` and ``release``.
+"""The ``labkit`` command: ``check`` and ``run``, and for instructors ``grade``, ``release`` and
+``tag-cells``.
 
-``labkit run`` is the kit's main job (the README's first quick-start command).
+``labkit run`` is the kit's main job (the README's first quick-start command). The command lives
+here, outside the ``labkit`` package, so that ``labkit grade`` starts without TensorFlow:
+``check`` and ``run`` import ``labkit`` when they start, ``grade`` only with ``--execute``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import re
 import shutil
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from labkit.backend import runtime_summary
-from labkit.config import DATA_DIR_ENV, LabSettings, load_settings
-from labkit.data import MnistDataError, keras_cache_file, load_mnist
-from labkit.grading import (
+from labkit_instructor.batch import grade_class
+from labkit_instructor.cells import tag_notebooks
+from labkit_instructor.exports import write_gradescope
+from labkit_instructor.grading import Grader, find_submissions
+from labkit_instructor.limits import (
     CELL_TIMEOUT_SECONDS,
+    DEFAULT_MEMORY_MEGABYTES,
     MAX_NOTEBOOK_MEGABYTES,
     TOTAL_TIMEOUT_SECONDS,
-    GradeReport,
-    find_submissions,
-    grade_notebook,
-    load_rubrics,
 )
-from labkit.release import release_notebooks
-from labkit.reporting import format_table
-from labkit.runner import (
-    RunProgress,
-    expected_seconds,
-    find_notebooks,
-    run_notebook,
-    summary_table,
-)
+from labkit_instructor.notebook_files import text_table
+from labkit_instructor.release import release_notebooks
+from labkit_instructor.rubrics import load_rubrics
+
+if TYPE_CHECKING:
+    from labkit.config import LabSettings
+
+# The name labkit.config.DATA_DIR_ENV gives it (tests check they agree); spelt out so that
+# building the parser does not start TensorFlow.
+DATA_DIR_ENV = "LABKIT_DATA_DIR"
 
 
 def _print_table(rows: Sequence[tuple[str, str]]) -> None:
@@ -52,6 +51,12 @@ def check_environment(settings: LabSettings) -> None:
     Raises:
         MnistDataError: MNIST is missing or damaged (the message says how to fix it).
     """
+    # Imported here, not above: labkit starts TensorFlow, which only `check` and `run` need.
+    import numpy as np
+
+    from labkit.backend import runtime_summary
+    from labkit.data import keras_cache_file, load_mnist
+
     print("Environment")
     _print_table(list(runtime_summary().items()))
     print("Settings")
@@ -89,11 +94,22 @@ def check_environment(settings: LabSettings) -> None:
 
 
 def _command_check(arguments: argparse.Namespace) -> int:
+    from labkit.config import load_settings
+
     check_environment(load_settings())
     return 0
 
 
 def _command_run(arguments: argparse.Namespace) -> int:
+    from labkit.config import load_settings
+    from labkit_instructor.runner import (
+        RunProgress,
+        expected_seconds,
+        find_notebooks,
+        run_notebook,
+        summary_table,
+    )
+
     settings = load_settings()
     if arguments.update_notebooks and settings.quick:
         raise ValueError(
@@ -131,100 +147,85 @@ def _command_run(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _grades_table(reports: Sequence[GradeReport]) -> str:
-    rows = [
-        [
-            str(report.path),
-            report.lab or "?",
-            f"{report.points:g}/{report.max_points:g}" if not report.error else "-",
-            report.status if len(report.status) <= 60 else report.status[:57] + "...",
-        ]
-        for report in reports
-    ]
-    return format_table(["notebook", "lab", "points", "status"], rows)
-
-
-def write_grades_csv(reports: Sequence[GradeReport], path: Path) -> None:
-    """One row per notebook, one column per rubric item (empty where it does not apply)."""
-    item_ids = list(dict.fromkeys(item.id for report in reports for item in report.items))
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["notebook", "lab", "status", *item_ids, "points", "max_points"])
-        for report in reports:
-            earned = {item.id: f"{item.points:g}" for item in report.items}
-            writer.writerow(
-                [
-                    str(report.path),
-                    report.lab or "",
-                    report.status,
-                    *(earned.get(item_id, "") for item_id in item_ids),
-                    "" if report.error else f"{report.points:g}",
-                    f"{report.max_points:g}" if report.max_points else "",
-                ]
-            )
-
-
-def _feedback_names(paths: Sequence[Path]) -> list[str]:
-    # Relative to the folder the notebooks share: alice/03_vae.ipynb -> alice__03_vae.txt, so
-    # that students' same-named files stay apart.
-    resolved = [path.resolve() for path in paths]
-    common = Path(os.path.commonpath([path.parent for path in resolved]))
-    return [
-        re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(path.relative_to(common).with_suffix("").parts))
-        + ".txt"
-        for path in resolved
-    ]
-
-
 def _command_grade(arguments: argparse.Namespace) -> int:
-    rubrics = load_rubrics(arguments.rubric)
-    if arguments.lab is not None and arguments.lab not in rubrics:
-        raise ValueError(f"--lab {arguments.lab}: no such rubric; use one of {', '.join(rubrics)}.")
-    notebooks = find_submissions(arguments.paths)
-    verb = "Executing and grading" if arguments.execute else "Grading"
-    print(f"{verb} {len(notebooks)} notebook(s)", flush=True)
-    reports = []
-    for path in notebooks:
-        reports.append(
-            grade_notebook(
-                path,
-                rubrics,
-                lab=arguments.lab,
-                execute=arguments.execute,
-                cell_timeout=arguments.cell_timeout,
-                total_timeout=arguments.timeout,
-                max_megabytes=arguments.max_megabytes,
-            )
+    sandbox = None
+    if arguments.execute and arguments.no_sandbox:
+        print(
+            "labkit grade: warning: --no-sandbox: students' code runs with your rights, and can "
+            "read and change your files and reach the network.",
+            file=sys.stderr,
         )
-    print(_grades_table(reports))
-    for report in reports:
-        print("\n" + report.feedback())
-    if arguments.csv:
-        write_grades_csv(reports, arguments.csv)
-        print(f"\nWrote {arguments.csv}")
-    if arguments.feedback:
-        arguments.feedback.mkdir(parents=True, exist_ok=True)
-        names = _feedback_names([report.path for report in reports])
-        for report, name in zip(reports, names, strict=True):
-            (arguments.feedback / name).write_text(report.feedback() + "\n", encoding="utf-8")
-        print(f"Wrote {len(reports)} feedback file(s) into {arguments.feedback}/")
+    elif arguments.execute:
+        from labkit_instructor.sandbox import check_sandbox  # needs nbclient: --execute only
+
+        sandbox = check_sandbox()
+    grader = Grader(
+        load_rubrics(arguments.rubric),
+        arguments.source,
+        lab=arguments.lab,
+        execute=arguments.execute,
+        sandbox=sandbox,
+        memory_megabytes=arguments.memory_mb,
+        cell_timeout=arguments.cell_timeout,
+        total_timeout=arguments.timeout,
+        max_megabytes=arguments.max_megabytes,
+    )
+    try:
+        paths = find_submissions(arguments.paths)
+    except FileNotFoundError as err:
+        if arguments.gradescope is None:
+            raise
+        # Gradescope shows the student this, instead of an autograder failure.
+        write_gradescope(arguments.gradescope, [], f"Not graded: {err}")
+        print(f"labkit grade: {err} Wrote {arguments.gradescope}.", file=sys.stderr)
+        return 0
+    grade_class(
+        grader,
+        paths,
+        jobs=arguments.jobs,
+        csv_path=arguments.csv,
+        resume=arguments.resume,
+        feedback_dir=arguments.feedback,
+        gradescope_path=arguments.gradescope,
+        student_id_pattern=arguments.student_id,
+        folders=arguments.paths,
+    )
     return 0
 
 
 def _command_release(arguments: argparse.Namespace) -> int:
     released = release_notebooks(arguments.source, arguments.out)
     rows = [[item.released, item.solutions_replaced] for item in released]
-    print(format_table(["student notebook", "solutions replaced"], rows))
+    print(text_table(["student notebook", "solutions replaced"], rows))
     return 0
 
 
-def _add_instructor_commands(commands) -> None:
+def _command_tag_cells(arguments: argparse.Namespace) -> int:
+    changes = tag_notebooks(
+        arguments.folder, load_rubrics(arguments.rubric), write=not arguments.check
+    )
+    print(
+        text_table(["notebook", "cells to change" if arguments.check else "cells changed"], changes)
+    )
+    if arguments.check and any(count for _, count in changes):
+        print(
+            "The notebooks' cell metadata is out of date with the rubric: run "
+            f"labkit tag-cells {arguments.folder}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def add_instructor_commands(commands, data_dir_option: argparse.ArgumentParser) -> None:
+    """Add ``grade``, ``release`` and ``tag-cells`` to the ``labkit`` command's subcommands."""
     grade = commands.add_parser(
         "grade",
-        parents=[_data_dir_option()],
-        help="grade students' notebooks from their outputs (a table, CSV and feedback)",
-        description="Grade students' lab notebooks against the kit's rubrics. The exit status "
-        "is 0 whatever the grades; 2 means the command itself was used wrongly.",
+        parents=[data_dir_option],
+        help="grade students' notebooks (a line per notebook, CSV, feedback, Gradescope)",
+        description="Grade students' lab notebooks against the kit's rubrics and the "
+        "instructor's notebooks. The exit status is 0 whatever the grades; 2 means the command "
+        "itself was used wrongly.",
     )
     grade.add_argument(
         "paths",
@@ -234,21 +235,61 @@ def _add_instructor_commands(commands) -> None:
         help="a student's notebook, or a folder of them (searched recursively)",
     )
     grade.add_argument(
+        "--source",
+        type=Path,
+        metavar="DIR",
+        help="the instructor notebooks the submissions are checked against (default: the "
+        "kit's notebooks folder)",
+    )
+    grade.add_argument(
         "--execute",
         action="store_true",
-        help="first run each notebook in a fresh kernel, in a temporary copy",
+        help="run each notebook first, rebuilt from the instructor's locked cells around the "
+        "student's answers, in a sandbox (bubblewrap, Linux)",
+    )
+    grade.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="with --execute: run students' code without a sandbox, with your rights (inside "
+        "a container of its own only)",
+    )
+    grade.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="grade N notebooks at once (default 1; each --execute kernel uses a core or more)",
     )
     grade.add_argument(
         "--csv",
         type=Path,
         metavar="FILE",
-        help="write one row per notebook, one column per rubric item",
+        help="write a row per notebook as it finishes: student_id, one column per rubric item, "
+        "total, max, percent",
+    )
+    grade.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --csv: skip the notebooks already in FILE, and add the others to it",
+    )
+    grade.add_argument(
+        "--student-id",
+        metavar="REGEX",
+        help="read the student id from each path below the common folder with REGEX (its group "
+        "'id', or its first group); default: the notebook's folder below PATH, else its file "
+        "name",
     )
     grade.add_argument(
         "--feedback",
         type=Path,
         metavar="DIR",
         help="write one feedback text file per notebook into DIR",
+    )
+    grade.add_argument(
+        "--gradescope",
+        type=Path,
+        metavar="FILE",
+        help="write Gradescope's results.json for these notebooks (one student's submission)",
     )
     grade.add_argument(
         "--lab",
@@ -260,7 +301,7 @@ def _add_instructor_commands(commands) -> None:
         "--rubric",
         type=Path,
         metavar="FILE",
-        help="a rubric file of your own (default: the kit's labkit/rubrics.json)",
+        help="a rubric file of your own (default: the kit's rubrics.json)",
     )
     grade.add_argument(
         "--cell-timeout",
@@ -277,6 +318,12 @@ def _add_instructor_commands(commands) -> None:
         help=f"with --execute: seconds per notebook (default {TOTAL_TIMEOUT_SECONDS})",
     )
     grade.add_argument(
+        "--memory-mb",
+        type=int,
+        metavar="MB",
+        help=f"with --execute: memory cap per notebook in MiB (default {DEFAULT_MEMORY_MEGABYTES})",
+    )
+    grade.add_argument(
         "--max-megabytes",
         type=float,
         default=MAX_NOTEBOOK_MEGABYTES,
@@ -289,7 +336,7 @@ def _add_instructor_commands(commands) -> None:
         help="write student versions of the instructor notebooks (solutions stubbed)",
         description="Copy every notebook of SOURCE_DIR into --out DIR with the code between "
         "'### BEGIN SOLUTION' and '### END SOLUTION' replaced by a NotImplementedError stub, "
-        "Markdown answers replaced by a placeholder, and outputs cleared.",
+        "Markdown answers replaced by a placeholder, hidden tests removed and outputs cleared.",
     )
     release.add_argument(
         "source",
@@ -305,6 +352,26 @@ def _add_instructor_commands(commands) -> None:
         help="folder for the student versions (not SOURCE_DIR)",
     )
     release.set_defaults(handler=_command_release)
+    tag = commands.add_parser(
+        "tag-cells",
+        help="write every cell's nbgrader metadata from the rubric",
+        description="Write each cell's metadata.nbgrader (grade_id, locked, solution, grade, "
+        "points) into the instructor notebooks of FOLDER, from their content and the rubric: "
+        "solution cells, the exercises' check cells (worth the rubric's points) and locked cells.",
+    )
+    tag.add_argument("folder", type=Path, metavar="FOLDER", help="folder of instructor notebooks")
+    tag.add_argument(
+        "--rubric",
+        type=Path,
+        metavar="FILE",
+        help="a rubric file of your own (default: the kit's rubrics.json)",
+    )
+    tag.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 if any notebook's metadata is out of date",
+    )
+    tag.set_defaults(handler=_command_tag_cells)
 
 
 def _data_dir_option() -> argparse.ArgumentParser:
@@ -362,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
         "notebooks over the originals (do this in full mode only)",
     )
     run.set_defaults(handler=_command_run)
-    _add_instructor_commands(commands)
+    add_instructor_commands(commands, _data_dir_option())
     return parser
 
 
@@ -384,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[DATA_DIR_ENV] = str(arguments.data_dir.expanduser().resolve())
     try:
         return arguments.handler(arguments)
-    except (MnistDataError, ValueError, OSError) as err:
+    except (ValueError, OSError, RuntimeError) as err:  # MnistDataError is a RuntimeError
         print(f"labkit {arguments.command}: error: {err}", file=sys.stderr)
         return 2
 
