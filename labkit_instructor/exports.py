@@ -175,12 +175,23 @@ def gradescope_results(reports: Sequence[GradeReport]) -> dict:
     """Gradescope's ``results.json`` for one submission (one student's notebooks).
 
     One test per rubric item (``name``, ``score``, ``max_score``, ``output``, ``visibility``),
-    prefixed by the lab when the submission holds several notebooks; a notebook that could not
-    be graded is one test worth its lab's points, scored 0, whose output says why.
+    prefixed by the lab when the submission holds several labs; a notebook that could not be
+    graded is one test worth its lab's points, scored 0, whose output says why. Where a
+    submission holds two notebooks of one lab (``03_vae-Copy1.ipynb``), only the better one
+    counts, and the output says which.
     """
-    tests, output = [], []
-    several = len(reports) > 1
+    best: dict[str, GradeReport] = {}
+    output = []
     for report in reports:
+        key = report.lab or str(report.path)
+        kept = best.setdefault(key, report)
+        if kept is not report:
+            if report.points > kept.points:
+                best[key], report, kept = report, kept, report
+            output.append(f"{report.path.name} is a second notebook of {key}: not counted")
+    tests = []
+    several = len(best) > 1
+    for report in best.values():
         prefix = f"{report.lab or report.path.name}: " if several else ""
         if report.error:
             tests.append(

@@ -181,14 +181,20 @@ class Sandbox:
         return env
 
     def command(self, kernel_command: list[str]) -> list[str]:
-        """``kernel_command`` wrapped: memory limit, then bubblewrap, then the kernel."""
+        """``kernel_command`` wrapped: memory limit, then bubblewrap, then the kernel.
+
+        bubblewrap mounts in the order given, so the empty ``/tmp`` comes first and the folders
+        shown inside it (a virtual environment or a checkout under ``/tmp``) after it.
+        """
         hidden = _package_folder("labkit_instructor")
-        mounts = _system_binds()
+        mounts = [*_system_binds(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         for path in [*_python_folders(), *map(Path, self.readable)]:
-            if path.exists() and str(path) not in mounts:
+            if path.exists():
                 mounts += ["--ro-bind", str(path), str(path)]
         if hidden is not None and any(hidden.is_relative_to(p) for p in _python_folders()):
             mounts += ["--tmpfs", str(hidden)]  # the rubrics and the grader's code
+        for folder in (self.workdir, self.socket_dir):
+            mounts += ["--bind", str(folder), str(folder)]
         return [
             sys.executable,
             "-c",
@@ -201,18 +207,6 @@ class Sandbox:
             "--hostname",
             "sandbox",
             *mounts,
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--tmpfs",
-            "/tmp",
-            "--bind",
-            str(self.workdir),
-            str(self.workdir),
-            "--bind",
-            str(self.socket_dir),
-            str(self.socket_dir),
             "--chdir",
             str(self.workdir),
             # ipykernel exits when its parent's PID changes; inside the PID namespace it never

@@ -353,6 +353,10 @@ def test_the_sandbox_hides_the_grader_and_its_environment(sandbox, monkeypatch):
         env = box.environment()
     assert "GRADER_SECRET" not in env and env["HOME"] == str(box.workdir)
     assert "--unshare-all" in command and "--die-with-parent" in command
+    # The empty /tmp is mounted before the folders shown inside it (a CI checkout under /tmp).
+    tmp = command.index("--tmpfs")
+    assert command[tmp + 1] == "/tmp"
+    assert tmp < command.index(str(Path(sys.prefix))) and tmp < command.index(str(box.workdir))
 
 
 # --- Where there is no sandbox ---
@@ -479,6 +483,10 @@ def test_gradescope_results_follow_gradescope_s_specification(lab, sandbox):
     results = json.loads(out.read_text(encoding="utf-8"))
     jsonschema.validate(results, GRADESCOPE_RESULTS)
     assert results["score"] == UNSOLVED_POINTS
+    # Two notebooks of one lab in a submission: the better counts, once.
+    both = labkit_instructor.exports.gradescope_results([*reports, grader.grade(unsolved)])
+    assert both["score"] == MAX_POINTS and len(both["tests"]) == len(RUBRIC_ITEMS)
+    assert "01_tiny.ipynb is a second notebook of 01_tiny: not counted" in both["output"]
 
 
 def test_a_submission_without_a_notebook_still_gets_gradescope_results(lab, tmp_path):
