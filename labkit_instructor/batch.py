@@ -122,6 +122,8 @@ def grade_class(
     stream = stream if stream is not None else sys.stdout
     if resume and csv_path is None:
         raise ValueError("--resume adds to a CSV file: pass --csv FILE too.")
+    if jobs < 1:  # before the CSV is written
+        raise ValueError(f"--jobs must be 1 or more. Received: {jobs}.")
     student_ids = StudentIds(paths, student_id_pattern, folders)
     item_ids = list(
         dict.fromkeys(item.id for lab in grader.templates for item in grader.rubrics[lab].items)

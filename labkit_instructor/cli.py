@@ -149,6 +149,11 @@ def _command_run(arguments: argparse.Namespace) -> int:
 
 def _command_grade(arguments: argparse.Namespace) -> int:
     sandbox = None
+    if arguments.memory_mb is not None and (not arguments.execute or arguments.no_sandbox):
+        raise ValueError(
+            "--memory-mb caps the sandbox's memory, so it needs --execute without --no-sandbox "
+            "(in a container, cap the container's memory instead: docker run --memory 8g)."
+        )
     if arguments.execute and arguments.no_sandbox:
         print(
             "labkit grade: warning: --no-sandbox: students' code runs with your rights, and can "
@@ -225,7 +230,7 @@ def add_instructor_commands(commands, data_dir_option: argparse.ArgumentParser) 
         help="grade students' notebooks (a line per notebook, CSV, feedback, Gradescope)",
         description="Grade students' lab notebooks against the kit's rubrics and the "
         "instructor's notebooks. The exit status is 0 whatever the grades; 2 means the command "
-        "itself was used wrongly.",
+        "could not grade at all (a wrong option, no sandbox, unreadable instructor notebooks).",
     )
     grade.add_argument(
         "paths",
@@ -238,8 +243,8 @@ def add_instructor_commands(commands, data_dir_option: argparse.ArgumentParser) 
         "--source",
         type=Path,
         metavar="DIR",
-        help="the instructor notebooks the submissions are checked against (default: the "
-        "kit's notebooks folder)",
+        help="the instructor notebooks the submissions are checked against (default: "
+        "./notebooks, else the notebooks of the checkout the kit is installed from)",
     )
     grade.add_argument(
         "--execute",
@@ -321,7 +326,8 @@ def add_instructor_commands(commands, data_dir_option: argparse.ArgumentParser) 
         "--memory-mb",
         type=int,
         metavar="MB",
-        help=f"with --execute: memory cap per notebook in MiB (default {DEFAULT_MEMORY_MEGABYTES})",
+        help=f"with --execute, in the sandbox: memory cap per notebook in MiB (default "
+        f"{DEFAULT_MEMORY_MEGABYTES})",
     )
     grade.add_argument(
         "--max-megabytes",

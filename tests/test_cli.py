@@ -168,6 +168,13 @@ def test_grading_without_the_instructor_notebooks_says_to_pass_source(tmp_path, 
     assert "pass --source DIR" in capsys.readouterr().err
 
 
+def test_a_memory_cap_without_the_sandbox_is_refused(capsys):
+    notebook = str(NOTEBOOK_DIR / "01_setup_and_data.ipynb")
+    assert main(["grade", notebook, "--memory-mb", "2000"]) == 2
+    assert "--memory-mb caps the sandbox's memory" in capsys.readouterr().err
+    assert main(["grade", notebook, "--execute", "--no-sandbox", "--memory-mb", "2000"]) == 2
+
+
 def test_execute_without_a_sandbox_stops_unless_no_sandbox_is_passed(monkeypatch, capsys):
     monkeypatch.setattr(sys, "platform", "darwin")
     notebook = str(NOTEBOOK_DIR / "01_setup_and_data.ipynb")
