@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit_instructor.notebook_files import multiline_text
+from labkit_instructor.notebook_files import headings_before, multiline_text
 from labkit_instructor.release import release_notebook
 from labkit_instructor.rubrics import Rubric
 
@@ -47,7 +47,6 @@ _REPORT_CHECK = re.compile(r"\breport_check\(\s*[\"']([^\"']+)[\"']")
 _REPORT_RESULTS = re.compile(r"\breport_results\(")
 _CODE_SOLUTION = re.compile(r"^\s*### BEGIN SOLUTION\b", re.MULTILINE)
 _MARKDOWN_SOLUTION = re.compile(r"^\s*<!--\s*BEGIN SOLUTION\s*-->", re.MULTILINE)
-_HEADING = re.compile(r"^#{1,3}\s+(.+?)\s*$", re.MULTILINE)
 _GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -165,9 +164,10 @@ class LabTemplate:
                 "version. Pass --source DIR with the instructor's notebooks."
             )
         self.cells: list[LabCell] = []
-        heading = "the top"
-        for index, (cell, student) in enumerate(
-            zip(notebook["cells"], released["cells"], strict=True), start=1
+        self.check_cells: dict[str, str] = {}  # exercise name -> grade_id of its check cell
+        headings = headings_before(notebook["cells"])
+        for index, (cell, student, heading) in enumerate(
+            zip(notebook["cells"], released["cells"], headings, strict=True), start=1
         ):
             grade_id, record = grade_id_of(cell), _nbgrader(cell)
             if grade_id is None:
@@ -179,10 +179,11 @@ class LabTemplate:
             exercise = _REPORT_CHECK.search(source) if cell["cell_type"] == "code" else None
             if exercise:
                 label = f"the check cell of exercise '{exercise[1]}'"
+                self.check_cells[exercise[1]] = grade_id
             elif grade_id == RESULTS_CELL:
                 label = "the Result cell (labkit.report_results)"
             else:
-                label = f"cell {index} ({heading})"
+                label = f"cell {index} (under '{heading}')" if heading else f"cell {index}"
             self.cells.append(
                 LabCell(
                     grade_id,
@@ -194,12 +195,12 @@ class LabTemplate:
                     label,
                 )
             )
-            if cell["cell_type"] == "markdown":
-                found = _HEADING.findall(source)
-                heading = f"under '{found[-1]}'" if found else heading
         self.by_id = {cell.grade_id: cell for cell in self.cells}
         self._by_cell_id = {cell.cell_id: cell.grade_id for cell in self.cells if cell.cell_id}
-        self._released_cells = released["cells"]
+        self._released = {
+            lab_cell.grade_id: cell
+            for lab_cell, cell in zip(self.cells, released["cells"], strict=True)
+        }
 
     def key_of(self, cell: dict) -> str | None:
         """The lab cell a student's cell stands for: by ``grade_id``, else by cell id."""
@@ -209,22 +210,9 @@ class LabTemplate:
         cell_id = cell.get("id")
         return self._by_cell_id.get(cell_id) if isinstance(cell_id, str) else None
 
-    def check_cell(self, exercise: str) -> str | None:
-        """The ``grade_id`` of the cell that checks ``exercise``."""
-        for cell in self.cells:
-            found = (
-                _REPORT_CHECK.search(cell.instructor_source) if cell.cell_type == "code" else None
-            )
-            if found and found[1] == exercise:
-                return cell.grade_id
-        return None
-
-    def locked_code_cells(self) -> set[str]:
-        return {cell.grade_id for cell in self.cells if cell.locked and cell.cell_type == "code"}
-
     def released_cell(self, grade_id: str) -> dict:
-        index = next(i for i, cell in enumerate(self.cells) if cell.grade_id == grade_id)
-        return copy.deepcopy(self._released_cells[index])
+        """A copy of the cell as students received it."""
+        return copy.deepcopy(self._released[grade_id])
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -249,10 +237,8 @@ class Matching:
     changed: dict[str, str] = field(default_factory=dict)
     extra: list[tuple[str | None, dict]] = field(default_factory=list)  # (lab cell before, cell)
     changes: list[tuple[LabCell, str]] = field(default_factory=list)
-    copies: dict[str, int] = field(default_factory=dict)
+    copies: dict[LabCell, int] = field(default_factory=dict)
     reordered: bool = False
-    labels: dict[str, str] = field(default_factory=dict)  # of every lab cell, by grade_id
-    locked: dict[str, bool] = field(default_factory=dict)
 
     def notes(self, restored: bool) -> list[str]:
         """What the student changed, in words; ``restored``: as ``restore`` put it right."""
@@ -263,11 +249,9 @@ class Matching:
             elif restored and how.startswith("turned"):
                 how += f" (run as {lab_cell.cell_type})"
             notes.append(f"{lab_cell.label} was {how}")
-        for key, count in self.copies.items():
-            fate = (
-                "the copies were removed" if restored and self.locked[key] else "the first counts"
-            )
-            notes.append(f"{self.labels[key]} appears {count + 1} times; {fate}")
+        for lab_cell, count in self.copies.items():
+            fate = "the copies were removed" if restored and lab_cell.locked else "the first counts"
+            notes.append(f"{lab_cell.label} appears {count + 1} times; {fate}")
         if self.reordered:
             notes.append(
                 "the lab's cells are in another order" + (" (run in the lab's order)" * restored)
@@ -277,16 +261,14 @@ class Matching:
 
 def match(template: LabTemplate, notebook: dict) -> Matching:
     """Find each of the lab's cells in a student's notebook, and what the student changed."""
-    found = Matching(
-        labels={cell.grade_id: cell.label for cell in template.cells},
-        locked={cell.grade_id: cell.locked for cell in template.cells},
-    )
+    found = Matching()
     order, anchor = [], None
     for cell in notebook["cells"]:
         key = template.key_of(cell)
         if key is None or key in found.cells:
             if key is not None:
-                found.copies[key] = found.copies.get(key, 0) + 1
+                lab_cell = template.by_id[key]
+                found.copies[lab_cell] = found.copies.get(lab_cell, 0) + 1
             found.extra.append((anchor, cell))
             continue
         found.cells[key] = cell

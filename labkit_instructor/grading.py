@@ -264,6 +264,14 @@ class Grader:
                     "--source DIR with the instructor notebooks, or a rubric of your labs only."
                 ) from err
             self.templates[name] = LabTemplate(notebook, str(path))
+        # Which of the lab's locked cells each rubric item reads: the same for every notebook.
+        self.reads = {
+            lab: {
+                item.id: _cells_read(template, item, CHECKS[item.check].reads)
+                for item in self.rubrics[lab].items
+            }
+            for lab, template in self.templates.items()
+        }
         self.lab = lab
         self.execute = execute
         self.sandbox = sandbox
@@ -311,13 +319,12 @@ class Grader:
             read_results({"cells": [trusted[RESULTS_CELL]]}) if RESULTS_CELL in trusted else {}
         )
         checks = {}
-        for item in rubric.items:
-            exercise = item.options.get("exercise")
-            key = template.check_cell(str(exercise)) if exercise is not None else None
-            if key in trusted:
-                record = read_checks({"cells": [trusted[key]]}).get(str(exercise))
-                if record is not None:
-                    checks[str(exercise)] = record
+        for exercise, key in template.check_cells.items():
+            record = (
+                read_checks({"cells": [trusted[key]]}).get(exercise) if key in trusted else None
+            )
+            if record is not None:
+                checks[exercise] = record
         positions = {id(cell): index for index, cell in enumerate(notebook["cells"], start=1)}
         submission = Submission(
             notebook,
@@ -331,7 +338,7 @@ class Grader:
         )
         for item in rubric.items:
             check = CHECKS[item.check]
-            spoiled = [key for key in _cells_read(template, item, check.reads) if key in untrusted]
+            spoiled = [key for key in self.reads[rubric.lab][item.id] if key in untrusted]
             if spoiled:
                 lab_cell = template.by_id[spoiled[0]]
                 passed, feedback = (
@@ -400,9 +407,7 @@ def _locked_positions(template: LabTemplate, notebook: dict) -> list[tuple[int, 
 def _cells_read(template: LabTemplate, item: RubricItem, reads: str) -> list[str]:
     if reads == "code":
         return [
-            cell.grade_id
-            for cell in template.cells
-            if cell.grade_id in template.locked_code_cells()
+            cell.grade_id for cell in template.cells if cell.locked and cell.cell_type == "code"
         ]
     if reads == "sections":
         instructor = Submission(template.notebook, {}, {})
@@ -417,7 +422,7 @@ def _cells_read(template: LabTemplate, item: RubricItem, reads: str) -> list[str
     if reads == "results":
         return [RESULTS_CELL] if RESULTS_CELL in template.by_id else []
     if reads == "check":
-        key = template.check_cell(str(item.options.get("exercise")))
+        key = template.check_cells.get(str(item.options.get("exercise")))
         return [key] if key else []
     return []
 

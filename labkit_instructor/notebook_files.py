@@ -8,6 +8,7 @@ reports what it cannot use. The MIME types are the contract with ``labkit.report
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -15,6 +16,7 @@ __all__ = [
     "CHECK_MIME_TYPE",
     "RESULTS_MIME_TYPE",
     "NotGradable",
+    "headings_before",
     "multiline_text",
     "read_checks",
     "read_notebook_file",
@@ -23,6 +25,7 @@ __all__ = [
 ]
 
 RESULTS_MIME_TYPE = "application/vnd.labkit.results+json"
+_STEP_HEADING = re.compile(r"^#{2,3}\s+(.+)$", re.MULTILINE)
 CHECK_MIME_TYPE = "application/vnd.labkit.check+json"
 
 
@@ -117,6 +120,17 @@ def read_notebook_file(path: Path, max_megabytes: float) -> dict:
             f"column {err.colno}). Was it saved from JupyterLab, or edited by hand?"
         ) from err
     return _check_structure(notebook)
+
+
+def headings_before(cells: Sequence[Mapping]) -> list[str]:
+    """For each cell, the last step heading (``##`` or ``###``) above it, or ``""``."""
+    heading, headings = "", []
+    for cell in cells:
+        headings.append(heading)
+        if cell.get("cell_type") == "markdown":
+            found = _STEP_HEADING.findall(multiline_text(cell.get("source")))
+            heading = found[-1].strip() if found else heading
+    return headings
 
 
 def text_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

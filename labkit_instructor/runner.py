@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from traitlets import default
 
 from labkit_instructor.limits import CELL_TIMEOUT_SECONDS
-from labkit_instructor.notebook_files import read_results, text_table
+from labkit_instructor.notebook_files import headings_before, read_results, text_table
 
 __all__ = [
     "CELL_TIMEOUT_SECONDS",
@@ -37,7 +36,6 @@ __all__ = [
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
 HEADING_CHARACTERS = 40  # of the step heading shown beside the cell number
 PROGRESS_INTERVAL_SECONDS = 15.0  # without a terminal (CI logs), at most one line this often
-_STEP_HEADING = re.compile(r"^#{2,3}\s+(.+)$", re.MULTILINE)
 
 # A cell's progress: (cell number counted from 1, number of code cells, heading above it).
 CellProgress = Callable[[int, int, str], None]
@@ -110,18 +108,6 @@ def expected_seconds(path: Path, mode: str) -> float | None:
     return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
-def _headings_before_code_cells(notebook) -> list[str]:
-    """For each code cell, the last Markdown heading above it ("Step 7 · Train ...")."""
-    heading, headings = "", []
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            found = _STEP_HEADING.findall(cell.source)
-            heading = found[-1].strip() if found else heading
-        elif cell.cell_type == "code":
-            headings.append(heading)
-    return headings
-
-
 def execute_notebook(
     notebook,
     *,
@@ -153,8 +139,9 @@ def execute_notebook(
         ("cell 7: ZeroDivisionError: division by zero", "cell 3 ran past the per-cell limit
         of 900 s", "the kernel died in cell 5 (out of memory?)").
     """
-    headings = _headings_before_code_cells(notebook)
     code_indices = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    above = headings_before(notebook.cells)  # "Step 7 · Train ...", shown with the progress
+    headings = [above[i] for i in code_indices]
     code_number = {cell_index: number for number, cell_index in enumerate(code_indices)}
     deadline = None if total_timeout is None else time.monotonic() + total_timeout
     current = {"cell": 0}

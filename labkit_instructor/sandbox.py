@@ -187,11 +187,12 @@ class Sandbox:
         shown inside it (a virtual environment or a checkout under ``/tmp``) after it.
         """
         hidden = _package_folder("labkit_instructor")
+        python = _python_folders()
         mounts = [*_system_binds(), "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-        for path in [*_python_folders(), *map(Path, self.readable)]:
+        for path in [*python, *map(Path, self.readable)]:
             if path.exists():
                 mounts += ["--ro-bind", str(path), str(path)]
-        if hidden is not None and any(hidden.is_relative_to(p) for p in _python_folders()):
+        if hidden is not None and any(hidden.is_relative_to(folder) for folder in python):
             mounts += ["--tmpfs", str(hidden)]  # the rubrics and the grader's code
         for folder in (self.workdir, self.socket_dir):
             mounts += ["--bind", str(folder), str(folder)]
