@@ -23,6 +23,7 @@ from labkit.data import (
     MnistFileNotFoundError,
     load_lab_data,
     load_mnist,
+    one_hot,
     train_validation_split,
 )
 from labkit.evaluation import (
@@ -34,6 +35,7 @@ from labkit.evaluation import (
     evaluate_vae,
     interpolate,
     iwae_negative_log_likelihood,
+    nearest_neighbour_accuracy,
     reconstruct,
     reconstruction_errors,
     sample_images,
@@ -43,8 +45,10 @@ from labkit.models import (
     EVALUATION_SEED,
     VAE,
     Autoencoder,
+    ConditionalVAE,
     Sampling,
     build_autoencoder,
+    build_conditional_vae,
     build_vae,
     encoder_and_decoder,
     kl_divergence,
@@ -72,12 +76,14 @@ from labkit.training import (
     PEAK_LEARNING_RATE,
     STEPS_PER_EXECUTION,
     EpochLog,
+    compile_for_data,
     compile_for_training,
     image_batches,
     learning_rate_schedule,
+    seconds_per_epoch,
     train,
 )
-from labkit.widgets import InterpolationExplorer, LatentExplorer
+from labkit.widgets import ConditionalExplorer, InterpolationExplorer, LatentExplorer
 
 __version__ = "0.1.0"
 
@@ -93,6 +99,8 @@ __all__ = [
     "STEPS_PER_EXECUTION",
     "VAE",
     "Autoencoder",
+    "ConditionalExplorer",
+    "ConditionalVAE",
     "EpochLog",
     "InterpolationExplorer",
     "LabData",
@@ -105,7 +113,9 @@ __all__ = [
     "SaveForLaterLabs",
     "active_units",
     "build_autoencoder",
+    "build_conditional_vae",
     "build_vae",
+    "compile_for_data",
     "compile_for_training",
     "decode",
     "encode",
@@ -125,6 +135,8 @@ __all__ = [
     "load_mnist",
     "load_settings",
     "manifold_grid",
+    "nearest_neighbour_accuracy",
+    "one_hot",
     "plot_history",
     "plot_image_rows",
     "plot_latent_space",
@@ -135,6 +147,7 @@ __all__ = [
     "report_results",
     "runtime_summary",
     "sample_images",
+    "seconds_per_epoch",
     "seed_everything",
     "set_output_bias_to_mean_image",
     "summed_binary_crossentropy",

@@ -10,6 +10,7 @@ errors still reach the student.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import platform
 import random
@@ -48,6 +49,21 @@ def _import_quietly() -> tuple:
 
 
 tf, keras = _import_quietly()
+
+
+class _NoRetracingNotice(logging.Filter):
+    """Drops TensorFlow's "N out of the last M calls ... triggered tf.function retracing".
+
+    Every Keras model traces its own training and evaluation functions, so a notebook that
+    trains and evaluates several models (notebooks 05 and 06) trips this notice although
+    nothing is traced twice for the same model; it would land in the notebook as stderr.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_NoRetracingNotice())
 
 
 def seed_everything(seed: int) -> None:

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from labkit.config import DATA_DIR_ENV, IMAGE_SHAPE, NUM_PIXELS, LabSettings, data_dir_from_env
+from labkit.config import (
+    DATA_DIR_ENV,
+    IMAGE_SHAPE,
+    NUM_CLASSES,
+    NUM_PIXELS,
+    LabSettings,
+    data_dir_from_env,
+)
 
 __all__ = [
     "KERAS_MNIST_NPZ_SHA256",
@@ -34,6 +41,7 @@ __all__ = [
     "keras_cache_file",
     "load_lab_data",
     "load_mnist",
+    "one_hot",
     "read_idx",
     "read_mnist_npz",
     "train_validation_split",
@@ -525,6 +533,41 @@ def train_validation_split(
     order = np.random.default_rng(seed).permutation(len(labels))
     train, validation = np.sort(order[validation_size:]), np.sort(order[:validation_size])
     return (images[train], labels[train]), (images[validation], labels[validation])
+
+
+def one_hot(labels) -> np.ndarray:
+    """Digits as one-hot rows: ``3`` becomes ``[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]`` (float32).
+
+    The conditional VAE of notebook 06 gives these rows to its encoder and decoder. Rows that
+    are already one-hot, shape ``(n, 10)``, are returned as float32 unchanged.
+
+    Args:
+        labels: Digits 0 to 9, shape ``(n,)`` (integers, or whole floats), or one-hot rows.
+
+    Raises:
+        ValueError: A label is not a whole number from 0 to 9, or the rows are not one-hot.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == NUM_CLASSES:
+        if not np.all((labels == 0) | (labels == 1)) or not np.all(labels.sum(axis=1) == 1):
+            raise ValueError(
+                "one-hot labels must hold a single 1 per row and 0 elsewhere. Pass the digits "
+                "themselves (shape (n,)) to have them encoded."
+            )
+        return labels.astype(np.float32)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"labels must be digits of shape (n,) or one-hot rows of shape (n, {NUM_CLASSES}). "
+            f"Received: shape {labels.shape}."
+        )
+    whole = np.issubdtype(labels.dtype, np.number) and np.all(np.mod(labels, 1) == 0)
+    if not whole or np.any((labels < 0) | (labels >= NUM_CLASSES)):
+        bad = labels[~((labels >= 0) & (labels < NUM_CLASSES))] if whole else labels
+        raise ValueError(
+            f"labels must be whole numbers from 0 to {NUM_CLASSES - 1}. Received, for example: "
+            f"{bad.ravel()[:3].tolist()}."
+        )
+    return np.eye(NUM_CLASSES, dtype=np.float32)[labels.astype(np.int64)]
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""Measuring the trained models on held-out images, on the same footing for both.
+"""Measuring the trained models on held-out images, on the same footing for all of them.
 
-Introduced in notebook 03 (test ELBO, IWAE) and used for the comparison in notebook 04. All
-losses are in nats per image (natural-log units, summed over the 784 pixels), and the functions
-return plain Python floats and NumPy arrays, ready for tables and plots.
+Introduced in notebook 03 (test ELBO, IWAE) and used for the comparisons in notebooks 04 and 06
+(which adds what the codes carry: :func:`nearest_neighbour_accuracy`). :func:`encode` and
+:func:`decode` also take a conditional VAE's labels. All losses are in nats per image
+(natural-log units, summed over the 784 pixels), and the functions return plain Python floats
+and NumPy arrays, ready for tables and plots.
 
 A note on units: the pixels are grey values in [0, 1], not binarized, and the Bernoulli
 (cross-entropy) term treats them as probabilities, as the Keras VAE example does. Numbers are
@@ -17,7 +19,8 @@ import math
 import numpy as np
 
 from labkit.backend import keras, tf
-from labkit.config import BATCH_SIZE
+from labkit.config import BATCH_SIZE, NUM_CLASSES
+from labkit.data import one_hot
 from labkit.models import encoder_and_decoder, latent_size
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "evaluate_vae",
     "interpolate",
     "iwae_negative_log_likelihood",
+    "nearest_neighbour_accuracy",
     "reconstruct",
     "reconstruction_errors",
     "sample_images",
@@ -56,48 +60,94 @@ def _check_images(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return images
 
 
-def _batched_call(submodel, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Run a sub-model on ``inputs`` in batches; returns one array per model output.
+def conditional_inputs(submodel, first: np.ndarray, labels) -> np.ndarray | list[np.ndarray]:
+    """What ``submodel`` takes: ``first`` alone, or ``[first, one_hot(labels)]`` when it also
+    takes the digit (the encoder or decoder of a conditional VAE, notebook 06).
+
+    Raises:
+        ValueError: A conditional sub-model is given no labels, or a plain one is given labels,
+            or there are not as many labels as rows of ``first``.
+    """
+    conditional = len(submodel.inputs) == 2
+    if conditional and labels is None:
+        raise ValueError(
+            f"the {submodel.name} of this model also takes the digit: pass labels=, one digit "
+            "(0 to 9) per row, or a single digit for all."
+        )
+    if not conditional:
+        if labels is not None:
+            raise ValueError(
+                f"the {submodel.name} of this model takes no labels (it is not conditional): "
+                "leave labels= out."
+            )
+        return first
+    labels = np.asarray(labels)
+    if labels.ndim == 0:  # one digit for every row
+        labels = np.full(len(first), labels)
+    labels = one_hot(labels)
+    if len(labels) != len(first):
+        raise ValueError(f"pass one label per row: {len(first)} rows, {len(labels)} labels.")
+    return [first, labels]
+
+
+def _batched_call(
+    submodel, inputs: np.ndarray | list[np.ndarray], batch_size: int
+) -> list[np.ndarray]:
+    """Run a sub-model on ``inputs`` (an array, or a list of arrays) in batches; returns one
+    array per model output.
 
     Direct calls rather than ``predict``: no progress bar, no tf.function retracing for each
     new model or batch shape, and a few milliseconds for a single image (widgets need that).
     """
+    parts = inputs if isinstance(inputs, list) else [inputs]
     chunks = [
-        submodel(inputs[start : start + batch_size], training=False)
-        for start in range(0, len(inputs), batch_size)
+        submodel(
+            [part[start : start + batch_size] for part in parts]
+            if isinstance(inputs, list)
+            else inputs[start : start + batch_size],
+            training=False,
+        )
+        for start in range(0, len(parts[0]), batch_size)
     ]
     if isinstance(chunks[0], list | tuple):
         return [np.concatenate([np.asarray(c[i]) for c in chunks]) for i in range(len(chunks[0]))]
     return [np.concatenate([np.asarray(chunk) for chunk in chunks])]
 
 
-def encode(model: keras.Model, images: np.ndarray, batch_size: int = BATCH_SIZE):
+def encode(model: keras.Model, images: np.ndarray, batch_size: int = BATCH_SIZE, *, labels=None):
     """Latent codes of ``images``: the code of an autoencoder, ``z_mean`` of a VAE.
 
     Args:
-        model: A model from :func:`labkit.build_autoencoder` or :func:`labkit.build_vae`.
+        model: A model from :func:`labkit.build_autoencoder` or :func:`labkit.build_vae`, or
+            any model with an encoder and a decoder (:func:`labkit.encoder_and_decoder`).
         images: Shape ``(n, 784)``, values in [0, 1].
+        labels: The images' digits, for a conditional VAE only (its encoder takes
+            ``[images, one-hot labels]``); a single digit stands for every image.
 
     Returns:
         ``float32`` array of shape ``(n, latent_dim)``.
     """
     images = _check_images(model, images)
+    encoder = encoder_and_decoder(model)[0]
     # A VAE's encoder returns [z_mean, z_log_var, z]: its first output is the code.
-    return _batched_call(encoder_and_decoder(model)[0], images, batch_size)[0]
+    return _batched_call(encoder, conditional_inputs(encoder, images, labels), batch_size)[0]
 
 
-def decode(model: keras.Model, latents: np.ndarray, batch_size: int = BATCH_SIZE):
+def decode(model: keras.Model, latents: np.ndarray, batch_size: int = BATCH_SIZE, *, labels=None):
     """Decode latent points into images.
 
     Args:
         model: An autoencoder or a VAE.
         latents: Shape ``(n, latent_dim)``.
+        labels: The digit to draw for each point, for a conditional VAE only (its decoder
+            takes ``[z, one-hot labels]``); a single digit stands for every point.
 
     Returns:
         ``float32`` array of shape ``(n, 784)``, pixel values in [0, 1].
 
     Raises:
-        ValueError: ``latents`` does not have shape ``(n, model.latent_dim)``.
+        ValueError: ``latents`` does not have shape ``(n, model.latent_dim)``, or ``labels``
+            are missing for a conditional model (or given to a plain one).
     """
     latents = np.asarray(latents, dtype=np.float32)
     decoder = encoder_and_decoder(model)[1]
@@ -107,9 +157,10 @@ def decode(model: keras.Model, latents: np.ndarray, batch_size: int = BATCH_SIZE
             f"latents must have shape (n, {latent_dim}) for this model. "
             f"Received: shape {latents.shape}."
         )
+    inputs = conditional_inputs(decoder, latents, labels)
     if len(latents) == 0:
         return np.zeros((0, int(decoder.outputs[0].shape[-1])), dtype=np.float32)
-    return _batched_call(decoder, latents, batch_size)[0]
+    return _batched_call(decoder, inputs, batch_size)[0]
 
 
 def reconstruct(model: keras.Model, images: np.ndarray, batch_size: int = BATCH_SIZE):
@@ -189,8 +240,10 @@ def iwae_negative_log_likelihood(
 
     # log p(x | z_i) of every sample in one compiled program: decoding k * b codes and summing
     # 784 log-probabilities each is most of the work. Float32 sums of 784 terms are exact to
-    # about 1e-4 nats; the weights below are combined in float64.
-    @tf.function(jit_compile=True, reduce_retracing=True)
+    # about 1e-4 nats; the weights below are combined in float64. XLA compiles it unless the
+    # model was compiled without XLA: on a CPU, XLA's convolutions are slower than
+    # TensorFlow's own (notebook 06).
+    @tf.function(jit_compile=getattr(vae, "jit_compile", True) is not False, reduce_retracing=True)
     def log_likelihoods(codes, batch_images):
         probabilities = decoder(codes, training=False)
         probabilities = tf.clip_by_value(
@@ -239,6 +292,7 @@ def evaluate_vae(
     images: np.ndarray,
     *,
     num_importance_samples: int = DEFAULT_IMPORTANCE_SAMPLES,
+    iwae_images: int | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> dict[str, float | int]:
     """Test-set measures of a VAE, in nats per image unless the name says otherwise.
@@ -249,9 +303,17 @@ def evaluate_vae(
         ``bits_per_dim`` (negative ELBO / (784 ln 2)), ``iwae_nll`` (importance-weighted
         -log p(x) with ``num_importance_samples`` samples, at most the negative ELBO up to
         sampling noise), ``active_units``, and the reconstruction errors of
-        :func:`reconstruction_errors` (decoding ``z_mean``).
+        :func:`reconstruction_errors` (decoding ``z_mean``). ``iwae_images`` is how many
+        images the IWAE estimate used: the first ``iwae_images`` given (all by default), since
+        it decodes ``num_importance_samples`` codes per image, which is slow for a
+        convolutional decoder; the other measures use every image.
     """
     images = _check_images(vae, images)
+    if iwae_images is None:
+        iwae_images = len(images)
+    if isinstance(iwae_images, bool) or not isinstance(iwae_images, int) or iwae_images < 1:
+        raise ValueError(f"iwae_images must be a positive integer. Received: {iwae_images!r}.")
+    iwae_images = min(iwae_images, len(images))
     losses = vae.evaluate(images, batch_size=batch_size, verbose=0, return_dict=True)
     negative_elbo = float(losses["reconstruction_loss"] + losses["kl_loss"])
     return {
@@ -259,8 +321,9 @@ def evaluate_vae(
         "reconstruction_loss": float(losses["reconstruction_loss"]),
         "kl_loss": float(losses["kl_loss"]),
         "bits_per_dim": negative_elbo / (images.shape[1] * math.log(2.0)),
-        "iwae_nll": iwae_negative_log_likelihood(vae, images, num_importance_samples),
+        "iwae_nll": iwae_negative_log_likelihood(vae, images[:iwae_images], num_importance_samples),
         "iwae_samples": num_importance_samples,
+        "iwae_images": iwae_images,
         "active_units": active_units(vae, images),
         **reconstruction_errors(images, reconstruct(vae, images, batch_size)),
     }
@@ -327,3 +390,66 @@ def interpolate(
     codes = encode(model, np.stack([np.ravel(start_image), np.ravel(end_image)]))
     weights = np.linspace(0.0, 1.0, num_steps)[:, None]
     return decode(model, (1 - weights) * codes[0] + weights * codes[1])
+
+
+def nearest_neighbour_accuracy(
+    train_codes: np.ndarray,
+    train_labels: np.ndarray,
+    test_codes: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    num_neighbours: int = 10,
+    batch_size: int = 500,
+) -> float:
+    """How well the codes tell the digits apart: the accuracy of a k-nearest-neighbour vote.
+
+    Each test code gets the digit most common among its ``num_neighbours`` nearest training
+    codes (Euclidean distance; a tie goes to the smaller digit). Near 1: codes of the same digit
+    lie together. Near 0.1 (chance among ten digits): the codes carry almost nothing of the
+    digit, as a conditional VAE's should, since it is given the digit.
+
+    Args:
+        train_codes: ``(n, d)`` codes whose labels vote, for example of the training images.
+        train_labels: Their digits, ``(n,)``.
+        test_codes: ``(m, d)`` codes to classify, for example of the test images.
+        test_labels: Their true digits, ``(m,)``.
+        num_neighbours: k, how many neighbours vote.
+        batch_size: Test codes compared with all training codes at once (memory: about
+            ``batch_size * n`` floats).
+
+    Returns:
+        The fraction of test codes whose vote gives their true digit, in [0, 1].
+
+    Raises:
+        ValueError: Shapes that do not match, or k not between 1 and the number of training codes.
+    """
+    train_codes = np.asarray(train_codes, dtype=np.float32)
+    test_codes = np.asarray(test_codes, dtype=np.float32)
+    train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
+    if train_codes.ndim != 2 or test_codes.ndim != 2 or train_codes.shape[1] != test_codes.shape[1]:
+        raise ValueError(
+            "train_codes and test_codes must have shapes (n, d) and (m, d) with the same d. "
+            f"Received: {train_codes.shape} and {test_codes.shape}."
+        )
+    if train_labels.shape != (len(train_codes),) or test_labels.shape != (len(test_codes),):
+        raise ValueError(
+            "pass one label per code: "
+            f"{len(train_codes)} training codes and {train_labels.shape} labels, "
+            f"{len(test_codes)} test codes and {test_labels.shape} labels."
+        )
+    if isinstance(num_neighbours, bool) or not 1 <= num_neighbours <= len(train_codes):
+        raise ValueError(
+            f"num_neighbours must be between 1 and {len(train_codes)} (the training codes). "
+            f"Received: {num_neighbours!r}."
+        )
+    train_squares = np.sum(train_codes**2, axis=1)
+    correct = 0
+    for start in range(0, len(test_codes), batch_size):
+        batch = test_codes[start : start + batch_size]
+        # |a - b|^2 = |a|^2 - 2 a.b + |b|^2; |a|^2 is the same for every neighbour of a.
+        distances = train_squares[None, :] - 2.0 * batch @ train_codes.T
+        nearest = np.argpartition(distances, num_neighbours - 1, axis=1)[:, :num_neighbours]
+        votes = np.zeros((len(batch), NUM_CLASSES), dtype=np.int64)
+        np.add.at(votes, (np.arange(len(batch))[:, None], train_labels[nearest]), 1)
+        correct += int(np.sum(np.argmax(votes, axis=1) == test_labels[start : start + batch_size]))
+    return correct / len(test_codes)

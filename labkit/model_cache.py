@@ -61,7 +61,16 @@ PROBE_TOLERANCE = 1e-4  # relative; the same model computes it the same to about
 _HISTORY_KEY = "history_json"
 _ABOUT_KEY = "about_json"
 _WEIGHT_PREFIX = "weight_"
-_LAYER_SETTINGS = ("units", "activation", "use_bias")
+_LAYER_SETTINGS = (
+    "units",
+    "activation",
+    "use_bias",
+    "filters",
+    "kernel_size",
+    "strides",
+    "padding",
+    "target_shape",
+)
 
 
 def _leaf_layers(layer) -> list:
@@ -258,6 +267,7 @@ def train_or_load(
     loss="mse",
     log_name: str | None = "",
     trained_in: str = "",
+    jit_compile: bool = True,
 ) -> dict[str, list[float]]:
     """Train ``model`` as :func:`labkit.train` does, or load what the same training gave before.
 
@@ -271,13 +281,15 @@ def train_or_load(
             loaded; ``None`` prints nothing while training.
         trained_in: The lab calling, stored with the model for the message of the labs that
             load it ("Lab 04").
+        jit_compile: Whether XLA compiles the training step (see
+            :func:`labkit.compile_for_training`); part of the fingerprint.
 
     Returns:
         The Keras history dict, as :func:`labkit.train` returns it: recorded when the model was
         trained, read back when it is loaded. Either way ``model`` ends compiled with the kit's
         recipe, holding the trained weights.
     """
-    compile_for_data(model, data, settings, loss=loss)
+    compile_for_data(model, data, settings, loss=loss, jit_compile=jit_compile)
     fingerprint = model_fingerprint(model, data, settings)
     path = cached_model_path(model, fingerprint, settings)
     label = log_name or model.name

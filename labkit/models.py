@@ -1,9 +1,11 @@
-"""The two models the lab compares, as tested reference copies: a plain autoencoder and a VAE.
+"""The models the labs teach, as tested reference copies: a plain autoencoder, a VAE and a
+conditional VAE.
 
-Notebooks 02 (autoencoder) and 03 (VAE) write these models out in Keras, layer by layer, since
-that is what they teach; notebook 03 checks that its model and :func:`build_vae` have the same
-parameter counts and give the same loss for the same weights (``tests/test_notebooks.py``
-checks it too). Notebooks 04 and 05 train several models alike and build them here. The
+Notebooks 02 (autoencoder), 03 (VAE) and 06 (conditional VAE) write these models out in Keras,
+layer by layer, since that is what they teach; notebooks 03 and 06 check that their model and
+:func:`build_vae` or :func:`build_conditional_vae` have the same parameter counts and give the
+same loss for the same weights (``tests/test_notebooks.py`` checks Lab 03's too). Notebooks 04,
+05 and 06 train several models alike and build them here. The
 encoder and the decoder are Functional models (so ``model.summary()`` and the parameter counts
 read like the lab's), wrapped in a small ``keras.Model`` subclass that exposes them as
 ``model.encoder`` and ``model.decoder``. Both are registered for serialization:
@@ -21,14 +23,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from labkit.backend import keras, tf
-from labkit.config import NUM_PIXELS
+from labkit.config import NUM_CLASSES, NUM_PIXELS
 
 __all__ = [
     "EVALUATION_SEED",
     "VAE",
     "Autoencoder",
+    "ConditionalVAE",
     "Sampling",
     "build_autoencoder",
+    "build_conditional_vae",
     "build_vae",
     "encoder_and_decoder",
     "kl_divergence",
@@ -165,17 +169,32 @@ def _output_bias(pixel_means, output_dim: int):
 
 
 def _build_decoder(
-    latent_dim: int, hidden_dims: Sequence[int], output_dim: int, pixel_means=None
+    latent_dim: int,
+    hidden_dims: Sequence[int],
+    output_dim: int,
+    pixel_means=None,
+    num_classes: int = 0,
 ) -> keras.Model:
-    latent_inputs = keras.Input(shape=(latent_dim,), name="z")
-    hidden = _dense_stack(latent_inputs, hidden_dims, "decoder")
+    # With num_classes, the decoder also takes a one-hot label, joined to the code.
+    inputs = [keras.Input(shape=(latent_dim,), name="z")]
+    if num_classes:
+        inputs.append(keras.Input(shape=(num_classes,), name="label"))
+    joined = keras.layers.Concatenate(name="code_and_label")(inputs) if num_classes else inputs[0]
+    hidden = _dense_stack(joined, hidden_dims, "decoder")
     outputs = keras.layers.Dense(
         output_dim,
         activation="sigmoid",
         bias_initializer=_output_bias(pixel_means, output_dim),
         name="reconstruction",
     )(hidden)
-    return keras.Model(latent_inputs, outputs, name="decoder")
+    return keras.Model(inputs if num_classes else inputs[0], outputs, name="decoder")
+
+
+def _gaussian_code(hidden, latent_dim: int, seed: int | None) -> list:
+    """``[z_mean, z_log_var, z]``: the VAE encoder's two heads and its :class:`Sampling` layer."""
+    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(hidden)
+    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(hidden)
+    return [z_mean, z_log_var, Sampling(seed=seed, name="z")([z_mean, z_log_var])]
 
 
 @keras.saving.register_keras_serializable(package="labkit")
@@ -347,6 +366,9 @@ class VAE(EncoderDecoderModel):
         """The batch's ``loss``, ``reconstruction_loss`` and ``kl_loss``, in nats per image."""
         z_mean, z_log_var, z = self.encoder(images, training=training)
         reconstruction = self.decoder(z, training=training)
+        return self._negative_elbo(images, reconstruction, z_mean, z_log_var)
+
+    def _negative_elbo(self, images, reconstruction, z_mean, z_log_var) -> dict:
         reconstruction_loss = ops.mean(
             ops.sum(ops.binary_crossentropy(images, reconstruction), axis=-1)
         )
@@ -380,6 +402,71 @@ class VAE(EncoderDecoderModel):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "beta": self.beta}
+
+
+@keras.saving.register_keras_serializable(package="labkit")
+class ConditionalVAE(VAE):
+    """A conditional VAE (notebook 06): a :class:`VAE` whose encoder and decoder both also take
+    the digit, as a one-hot label.
+
+    Its input is the pair ``(images, one_hot_labels)``, which
+    :func:`labkit.image_batches` gives with ``labels=``; the encoder maps ``[images, labels]`` to
+    ``[z_mean, z_log_var, z]`` (q(z | x, y)) and the decoder ``[z, labels]`` to pixel
+    probabilities (p(x | z, y)). The loss is the :class:`VAE`'s, the negative conditional ELBO
+    in nats per image, and so are ``train_step`` and ``test_step``.
+    """
+
+    def call(self, inputs, training=None):
+        images, labels = inputs
+        _, _, z = self.encoder([images, labels], training=training)
+        return self.decoder([z, labels], training=training)
+
+    def compute_losses(self, inputs, training: bool = False) -> dict:
+        """The batch's losses; ``inputs`` is the pair ``(images, one_hot_labels)``."""
+        images, labels = inputs
+        z_mean, z_log_var, z = self.encoder([images, labels], training=training)
+        reconstruction = self.decoder([z, labels], training=training)
+        return self._negative_elbo(images, reconstruction, z_mean, z_log_var)
+
+
+def build_conditional_vae(
+    latent_dim: int = VAE_LATENT_DIM,
+    hidden_dims: Sequence[int] = VAE_HIDDEN_DIMS,
+    input_dim: int = NUM_PIXELS,
+    num_classes: int = NUM_CLASSES,
+    pixel_means=None,
+    seed: int | None = None,
+) -> ConditionalVAE:
+    """Build notebook 06's conditional VAE (uncompiled): :func:`build_vae`'s network with the
+    one-hot label joined to the image (encoder) and to the code (decoder).
+
+    The default has 409,092 trainable parameters in the encoder and 408,848 in the decoder:
+    5,120 more than :func:`build_vae`'s in each (the label's 10 inputs to 512 units).
+
+    Args:
+        latent_dim: Size of z, the style code.
+        hidden_dims: Encoder hidden sizes, outermost first; the decoder uses them reversed.
+        input_dim: Pixels per image.
+        num_classes: Length of the one-hot label.
+        pixel_means: As in :func:`build_vae`: the output bias starts at the mean image.
+        seed: Seed of the :class:`Sampling` layer's training noise, as in :func:`build_vae`.
+
+    Raises:
+        ValueError: A size is not a positive integer, or ``pixel_means`` has the wrong shape.
+    """
+    hidden_dims = tuple(hidden_dims)
+    _check_sizes(latent_dim, hidden_dims, input_dim)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(
+            f"num_classes must be an integer of at least 2. Received: num_classes={num_classes!r}."
+        )
+    image = keras.Input(shape=(input_dim,), name="image")
+    label = keras.Input(shape=(num_classes,), name="label")
+    joined = keras.layers.Concatenate(name="image_and_label")([image, label])
+    hidden = _dense_stack(joined, hidden_dims, "encoder")
+    encoder = keras.Model([image, label], _gaussian_code(hidden, latent_dim, seed), name="encoder")
+    decoder = _build_decoder(latent_dim, hidden_dims[::-1], input_dim, pixel_means, num_classes)
+    return ConditionalVAE(encoder, decoder, name="conditional_vae")
 
 
 def build_vae(
@@ -420,10 +507,7 @@ def build_vae(
     _check_sizes(latent_dim, hidden_dims, input_dim)
     inputs = keras.Input(shape=(input_dim,), name="image")
     hidden = _dense_stack(inputs, hidden_dims, "encoder")
-    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(hidden)
-    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(hidden)
-    z = Sampling(seed=seed, name="z")([z_mean, z_log_var])
-    encoder = keras.Model(inputs, [z_mean, z_log_var, z], name="encoder")
+    encoder = keras.Model(inputs, _gaussian_code(hidden, latent_dim, seed), name="encoder")
     decoder = _build_decoder(latent_dim, hidden_dims[::-1], input_dim, pixel_means)
     vae = VAE(encoder, decoder, beta=beta, name="vae")
     vae.build((None, input_dim))

@@ -282,7 +282,7 @@ def manifold_grid(grid_size: int, quantile_range: tuple[float, float] = (0.05, 0
 
 
 def plot_manifold(
-    model: keras.Model,
+    model: keras.Model | Mapping[str, keras.Model],
     *,
     grid_size: int = 20,
     quantile_range: tuple[float, float] = (0.05, 0.95),
@@ -294,37 +294,47 @@ def plot_manifold(
     increasing); row i shows z[1] = grid[grid_size - 1 - i] (increasing upwards), so the picture
     is laid out like the latent scatter. The axes give the grid's extent in latent units.
 
+    Args:
+        model: A VAE with a 2-D latent space, or ``{name: model}`` for manifolds side by side
+            over the same grid (notebook 06 compares two VAEs this way).
+
     Raises:
-        ValueError: The model's latent space is not 2-D.
+        ValueError: A model's latent space is not 2-D.
     """
-    if latent_size(model) != 2:
-        raise ValueError(
-            f"plot_manifold needs a 2-D latent space; this model's is {latent_size(model)}-D. "
-            "Use plot_latent_space for a projection, or build the model with latent_dim=2."
-        )
+    panels = model if isinstance(model, Mapping) else {"": model}
+    for name, each in panels.items():
+        if latent_size(each) != 2:
+            raise ValueError(
+                f"plot_manifold needs a 2-D latent space; {name or 'this model'}'s is "
+                f"{latent_size(each)}-D. Use plot_latent_space for a projection, or build the "
+                "model with latent_dim=2."
+            )
     grid = manifold_grid(grid_size, quantile_range)
     z0, z1 = np.meshgrid(grid, grid[::-1])  # row 0 holds the largest z[1]
-    images = decode(model, np.stack([z0.ravel(), z1.ravel()], axis=1)).reshape(
-        grid_size, grid_size, *IMAGE_SHAPE
-    )
-    canvas = images.transpose(0, 2, 1, 3).reshape(grid_size * IMAGE_SHAPE[0], -1)
-    figure, axis = plt.subplots(figsize=(6.0, 6.0))
-    axis.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0)
-    axis.grid(False)
+    points = np.stack([z0.ravel(), z1.ravel()], axis=1)
+    figure, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 6.0), squeeze=False)
     # The grid is not evenly spaced in z: ticks at round z values, placed between the centres
     # of the cells that surround them.
     centres = np.arange(grid_size) * IMAGE_SHAPE[0] + (IMAGE_SHAPE[0] - 1) / 2
     step = MANIFOLD_TICK_STEP
     tick_values = np.arange(np.ceil(grid[0] / step) * step, grid[-1] + 1e-6, step)
     tick_labels = [f"{value:g}" for value in np.round(tick_values, 6) + 0.0]
-    axis.set_xticks(np.interp(tick_values, grid, centres), tick_labels)
-    axis.set_yticks(np.interp(tick_values, grid, centres[::-1]), tick_labels)
-    axis.set(
-        title=f"{title}\n(grid: the {quantile_range[0]:.0%} to {quantile_range[1]:.0%} quantiles "
-        f"of N(0, 1), z from {grid[0]:.2f} to {grid[-1]:.2f})",
-        xlabel="z[0]",
-        ylabel="z[1]",
+    extent = (
+        f"(grid: the {quantile_range[0]:.0%} to {quantile_range[1]:.0%} quantiles "
+        f"of N(0, 1), z from {grid[0]:.2f} to {grid[-1]:.2f})"
     )
+    for axis, (name, each) in zip(axes[0], panels.items(), strict=True):
+        images = decode(each, points).reshape(grid_size, grid_size, *IMAGE_SHAPE)
+        canvas = images.transpose(0, 2, 1, 3).reshape(grid_size * IMAGE_SHAPE[0], -1)
+        axis.imshow(canvas, cmap="gray", vmin=0.0, vmax=1.0)
+        axis.grid(False)
+        axis.set_xticks(np.interp(tick_values, grid, centres), tick_labels)
+        axis.set_yticks(np.interp(tick_values, grid, centres[::-1]), tick_labels)
+        axis.set(title=name, xlabel="z[0]", ylabel="z[1]")
+    if len(panels) == 1:
+        axes[0, 0].set_title(f"{title}\n{extent}")
+    else:
+        figure.suptitle(f"{title}\n{extent}")
     return figure
 
 

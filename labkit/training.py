@@ -27,13 +27,15 @@ Why this recipe (measured in ``benchmarks/``, numbers in the README):
 from __future__ import annotations
 
 import math
+import statistics
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
 from labkit.backend import keras, tf
 from labkit.config import LabSettings
-from labkit.data import LabData
+from labkit.data import LabData, one_hot
 from labkit.models import VAE, EncoderDecoderModel
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "fit_on_data",
     "image_batches",
     "learning_rate_schedule",
+    "seconds_per_epoch",
     "train",
 ]
 
@@ -103,6 +106,7 @@ def image_batches(
     *,
     shuffle_seed: int | None = None,
     with_targets: bool = False,
+    labels: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``images`` for ``fit`` or ``evaluate``, reshuffled every epoch when seeded.
 
@@ -115,12 +119,16 @@ def image_batches(
         batch_size: Images per batch; the last batch may be smaller.
         shuffle_seed: Seed of the order; ``None`` keeps the images in order (validation).
         with_targets: Yield ``(images, images)`` pairs, for an autoencoder trained on MSE.
+        labels: The images' digits ``(num_images,)``, for a conditional model (notebook 06):
+            each batch is then ``((images, one_hot),)``, so the model's input ``x`` is the pair
+            of the images and their :func:`labkit.one_hot` labels, gathered in the same order.
 
     Returns:
         A ``tf.data.Dataset`` of float32 batches (or pairs of them).
 
     Raises:
-        ValueError: ``images`` is not a non-empty 2-D array, or ``batch_size`` is not positive.
+        ValueError: ``images`` is not a non-empty 2-D array, ``batch_size`` is not positive,
+            ``labels`` do not match the images, or ``with_targets`` and ``labels`` are both given.
     """
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 2 or len(images) == 0:
@@ -130,34 +138,47 @@ def image_batches(
         )
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer. Received: {batch_size!r}.")
+    if labels is not None:
+        if with_targets:
+            raise ValueError(
+                "pass labels (a conditional VAE) or with_targets (an autoencoder), not both."
+            )
+        labels = one_hot(labels)
+        if len(labels) != len(images):
+            raise ValueError(
+                f"labels must give one digit per image: {len(images)} images, {len(labels)} labels."
+            )
     # The batches are gathered from the NumPy array itself, in the pipeline's thread, so
     # TensorFlow holds no copy of the images. A dataset made from a tensor of them holds one
     # copy, and a second once it runs (188 MB each for MNIST's training images). Gathering a
     # block of batches per call into Python costs no more CPU than gathering in TensorFlow;
     # one batch per call cost 4 to 12% more per epoch on 2 cores.
-    num_images, num_pixels = images.shape
+    num_images = len(images)
     order = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
     num_batches = math.ceil(num_images / batch_size)
 
+    arrays = [images] if labels is None else [images, labels]
+
     def gather():
-        # Several batches per Python call, as one (batches, batch_size, pixels) block.
+        # Several batches per Python call, as one (batches, batch_size, columns) block per array.
         indices = np.arange(num_images) if order is None else order.permutation(num_images)
         full = (num_images // batch_size) * batch_size
         for start in range(0, full, BATCHES_PER_BLOCK * batch_size):
             block = indices[start : min(start + BATCHES_PER_BLOCK * batch_size, full)]
-            yield images[block].reshape(-1, batch_size, num_pixels)
+            yield tuple(array[block].reshape(-1, batch_size, array.shape[1]) for array in arrays)
         if full < num_images:  # the smaller last batch
-            yield images[indices[full:]][np.newaxis]
+            yield tuple(array[indices[full:]][np.newaxis] for array in arrays)
 
+    signature = tuple(tf.TensorSpec((None, None, array.shape[1]), tf.float32) for array in arrays)
     batches = (
-        tf.data.Dataset.from_generator(
-            gather, output_signature=tf.TensorSpec((None, None, num_pixels), tf.float32)
-        )
+        tf.data.Dataset.from_generator(gather, output_signature=signature)
         .unbatch()
         .apply(tf.data.experimental.assert_cardinality(num_batches))
     )
-    if with_targets:
-        batches = batches.map(lambda batch: (batch, batch))
+    if labels is not None:
+        batches = batches.map(lambda batch, digits: ((batch, digits),))
+    else:
+        batches = batches.map(lambda batch: (batch, batch) if with_targets else batch)
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
@@ -198,18 +219,21 @@ def compile_for_training(
     steps_per_epoch: int,
     peak_learning_rate: float = PEAK_LEARNING_RATE,
     loss="mse",
+    jit_compile: bool = True,
 ) -> None:
     """Compile ``model`` with the kit's recipe: Adam on :func:`learning_rate_schedule`, XLA.
 
     A VAE trains on its own loss (negative ELBO, nats per image) and ``loss`` is ignored; an
     autoencoder on ``loss``: the mean squared error by default, as the lab does, or
     :func:`labkit.summed_binary_crossentropy` to train it on the VAE's reconstruction term.
+    ``jit_compile=False`` leaves XLA out: on a CPU, TensorFlow's own (oneDNN) convolutions are
+    faster than XLA's, so notebook 06 trains its convolutional VAEs without it.
     """
     schedule = learning_rate_schedule(num_epochs, steps_per_epoch, peak_learning_rate)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=schedule),
         loss=None if isinstance(model, VAE) else loss,
-        jit_compile=True,
+        jit_compile=jit_compile,
         steps_per_execution=STEPS_PER_EXECUTION,
     )
 
@@ -221,6 +245,7 @@ def compile_for_data(
     *,
     peak_learning_rate: float = PEAK_LEARNING_RATE,
     loss="mse",
+    jit_compile: bool = True,
 ) -> None:
     """Compile ``model`` as :func:`train` does for ``data.x_train`` and ``settings``.
 
@@ -233,6 +258,7 @@ def compile_for_data(
         steps_per_epoch=math.ceil(len(data.x_train) / settings.batch_size),
         peak_learning_rate=peak_learning_rate,
         loss=loss,
+        jit_compile=jit_compile,
     )
 
 
@@ -271,16 +297,89 @@ def train(
     peak_learning_rate: float = PEAK_LEARNING_RATE,
     loss="mse",
     log_name: str | None = "",
+    jit_compile: bool = True,
 ) -> dict[str, list[float]]:
     """Compile ``model`` (:func:`compile_for_training`) and train it on ``data.x_train``.
 
     It validates on ``data.x_val`` after every epoch. Epochs and batch size come from
     ``settings``; ``loss`` is an autoencoder's (a VAE ignores it). Each epoch prints one
     :class:`EpochLog` line, starting with ``log_name``; ``log_name=None`` prints nothing.
+    ``jit_compile=False`` trains without XLA (see :func:`compile_for_training`).
 
     Returns:
         The Keras history dict: ``loss`` and ``val_loss`` per epoch, and for a VAE also
         ``reconstruction_loss``, ``kl_loss`` and their ``val_`` versions.
     """
-    compile_for_data(model, data, settings, peak_learning_rate=peak_learning_rate, loss=loss)
+    compile_for_data(
+        model,
+        data,
+        settings,
+        peak_learning_rate=peak_learning_rate,
+        loss=loss,
+        jit_compile=jit_compile,
+    )
     return fit_on_data(model, data, settings, log_name=log_name)
+
+
+def seconds_per_epoch(
+    models: Mapping[str, EncoderDecoderModel],
+    images: np.ndarray,
+    *,
+    epoch_images: int,
+    batch_size: int,
+    rounds: int = 3,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Seconds per training epoch of several compiled models, measured side by side.
+
+    Each round trains every model, in turn, for one pass over ``images``, so that a stall of
+    the machine slows all of them alike; a first pass of each (tracing and compiling the
+    training step) is not counted. A pass's time is scaled to an epoch of ``epoch_images``
+    images (the time per step does not depend on which images a batch holds). This trains the
+    models: time fresh copies, not the models you keep.
+
+    Args:
+        models: ``{name: model}``, each compiled (for example by :func:`compile_for_data`).
+        images: The images of one timed pass, ``(n, 784)``: a slice of the training images.
+        epoch_images: How many images an epoch has (``len(data.x_train)``).
+        batch_size: Images per batch, as in training.
+        rounds: Timed passes per model; the medians are returned.
+        seed: Seed of the batches' order.
+
+    Returns:
+        ``{name: {"wall_seconds": median, "cpu_seconds": median}}`` per epoch. CPU-seconds are
+        the process's, summed over its threads (``time.process_time``): they count the work,
+        whatever else the machine is doing, while wall time also counts the waits.
+
+    Raises:
+        ValueError: No models, a model that is not compiled, or ``rounds`` below 1.
+    """
+    if not models:
+        raise ValueError("models is empty: pass at least one model, e.g. {'VAE': vae}.")
+    for name, model in models.items():
+        if not model.compiled:
+            raise ValueError(
+                f"{name!r} is not compiled: compile it as for training first "
+                "(labkit.compile_for_data(model, data, settings))."
+            )
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive integer. Received: {rounds!r}.")
+    scale = epoch_images / len(images)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in models}
+    for round_index in range(rounds + 1):  # round 0 traces and compiles
+        for name, model in models.items():
+            autoencoder = not isinstance(model, VAE)
+            batches = image_batches(
+                images, batch_size, shuffle_seed=seed + round_index, with_targets=autoencoder
+            )
+            wall, cpu = time.perf_counter(), time.process_time()
+            model.fit(batches, epochs=1, shuffle=False, verbose=0)
+            if round_index:
+                times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return {
+        name: {
+            "wall_seconds": scale * statistics.median(wall for wall, _ in measured),
+            "cpu_seconds": scale * statistics.median(cpu for _, cpu in measured),
+        }
+        for name, measured in times.items()
+    }

@@ -1,6 +1,8 @@
-"""Interactive widgets for notebook 05: move through the latent space and watch the digit change.
+"""Interactive widgets: move through the latent space and watch the digit change.
 
-Both widgets are ipywidgets boxes (JupyterLab 4, ipywidgets 8). Their pictures are PNG bytes in
+:class:`LatentExplorer` and :class:`InterpolationExplorer` serve notebook 05,
+:class:`ConditionalExplorer` (pick the digit, move through the style) notebook 06. All are
+ipywidgets boxes (JupyterLab 4, ipywidgets 8). Their pictures are PNG bytes in
 ``ipywidgets.Image`` views, redrawn by the Python callback: decoding one point calls the decoder
 directly (no ``predict`` overhead), and the position marker is drawn with Pillow onto a scatter
 rendered once, so an update takes a few milliseconds.
@@ -23,11 +25,11 @@ from PIL import Image, ImageDraw
 
 from labkit.backend import keras
 from labkit.config import IMAGE_SHAPE, NUM_CLASSES
-from labkit.evaluation import encode
+from labkit.evaluation import conditional_inputs, encode
 from labkit.models import encoder_and_decoder, latent_size
 from labkit.plots import draw_latent_scatter, fit_projection
 
-__all__ = ["InterpolationExplorer", "LatentExplorer"]
+__all__ = ["ConditionalExplorer", "InterpolationExplorer", "LatentExplorer"]
 
 DIGIT_DISPLAY_PIXELS = 168  # 28 x 6: large enough to see strokes, nearest-neighbour scaled
 SLIDER_LIMIT = 3.0  # latent units: +-3 standard deviations of the VAE's N(0, 1) prior
@@ -50,9 +52,10 @@ def _digit_pixels(image: np.ndarray) -> np.ndarray:
     return np.repeat(grey[:, :, None], 3, axis=2)
 
 
-def _decode_one(model: keras.Model, point: np.ndarray) -> np.ndarray:
+def _decode_one(model: keras.Model, point: np.ndarray, label: int | None = None) -> np.ndarray:
     latent = np.asarray(point, dtype=np.float32)[None, :]
-    return np.asarray(encoder_and_decoder(model)[1](latent, training=False))[0]
+    decoder = encoder_and_decoder(model)[1]
+    return np.asarray(decoder(conditional_inputs(decoder, latent, label), training=False))[0]
 
 
 def _captioned(picture: np.ndarray, caption: str) -> np.ndarray:
@@ -107,7 +110,7 @@ class LatentExplorer(_SnapshotBox):
     ) -> None:
         self.model = model
         self.slider_limit = float(slider_limit)
-        latents = encode(model, images)
+        latents = self._encode(images, labels)
         self.projection = fit_projection(latents)
         self._scatter_pixels, self._to_pixels = self._render_scatter(latents, np.asarray(labels))
         self.sliders = [
@@ -130,8 +133,17 @@ class LatentExplorer(_SnapshotBox):
         pictures = widgets.HBox(
             [self.digit_view, self.position_view], layout=widgets.Layout(align_items="flex-start")
         )
-        super().__init__([pictures, *self.sliders])
+        super().__init__([*self._controls(), pictures, *self.sliders])
         self.update()
+
+    def _encode(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return encode(self.model, images)
+
+    def _decode(self) -> np.ndarray:
+        return _decode_one(self.model, self.point)
+
+    def _controls(self) -> list[widgets.Widget]:
+        return []  # widgets shown above the pictures (ConditionalExplorer's digit buttons)
 
     def _render_scatter(self, latents: np.ndarray, labels: np.ndarray):
         figure = plt.Figure(figsize=(4.0, 3.0), dpi=80, layout="constrained")
@@ -200,12 +212,84 @@ class LatentExplorer(_SnapshotBox):
 
     def update(self) -> None:
         """Decode the current point and redraw both pictures."""
-        self.digit_view.value = _png(_digit_pixels(_decode_one(self.model, self.point)))
+        self.digit_view.value = _png(_digit_pixels(self._decode()))
         self.position_view.value = _png(self._position_pixels())
 
     def snapshot(self) -> np.ndarray:
+        return _side_by_side([_digit_pixels(self._decode()), self._position_pixels()])
+
+
+class ConditionalExplorer(LatentExplorer):
+    """A :class:`LatentExplorer` for a conditional VAE: pick the digit, then move through the
+    style latent; the decoder draws the chosen digit in the style of the current point.
+
+    The scatter shows the test codes, each encoded with its own digit, coloured by that digit.
+
+    Args:
+        model: A trained conditional VAE: its encoder takes ``[images, one-hot labels]`` and its
+            decoder ``[z, one-hot labels]`` (notebook 06).
+        images: Test images ``(n, 784)`` whose codes are drawn as the background scatter.
+        labels: Their digits ``(n,)``: the encoder needs them, and they colour the scatter.
+        digit: The digit drawn first.
+        slider_limit: Each slider spans ``[-slider_limit, slider_limit]`` latent units.
+
+    Example:
+        >>> explorer = ConditionalExplorer(cvae, x_test[:2000], y_test[:2000], digit=7)
+        >>> explorer.set_digit(3)  # or click the digit's button
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        images: np.ndarray,
+        labels: np.ndarray,
+        *,
+        digit: int = 0,
+        slider_limit: float = SLIDER_LIMIT,
+    ) -> None:
+        self.digit_picker = widgets.ToggleButtons(
+            options=list(range(NUM_CLASSES)),
+            value=self._checked_digit(digit),
+            description="digit",
+            style={"button_width": "32px"},
+        )
+        super().__init__(model, images, labels, slider_limit=slider_limit)
+        self.digit_picker.observe(lambda change: self.update(), names="value")
+
+    @staticmethod
+    def _checked_digit(digit) -> int:
+        if isinstance(digit, bool) or digit not in range(NUM_CLASSES):
+            raise ValueError(f"digit must be one of 0 to {NUM_CLASSES - 1}. Received: {digit!r}.")
+        return int(digit)
+
+    @property
+    def digit(self) -> int:
+        """The digit the decoder draws."""
+        return int(self.digit_picker.value)
+
+    def set_digit(self, digit: int) -> None:
+        """Draw ``digit`` (0 to 9) at the current point.
+
+        Raises:
+            ValueError: ``digit`` is not one of 0 to 9.
+        """
+        self.digit_picker.value = self._checked_digit(digit)  # the observer redraws
+
+    def _encode(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return encode(self.model, images, labels=labels)
+
+    def _decode(self) -> np.ndarray:
+        return _decode_one(self.model, self.point, self.digit)
+
+    def _controls(self) -> list[widgets.Widget]:
+        return [self.digit_picker]
+
+    def snapshot(self) -> np.ndarray:
         return _side_by_side(
-            [_digit_pixels(_decode_one(self.model, self.point)), self._position_pixels()]
+            [
+                _captioned(_digit_pixels(self._decode()), f"digit {self.digit}"),
+                self._position_pixels(),
+            ]
         )
 
 

@@ -71,11 +71,13 @@ def _exercise_points(rubric: Rubric) -> dict[str, tuple[str, float]]:
 
 
 def tag_cells(notebook: dict, rubric: Rubric, name: str = "notebook") -> int:
-    """Write every cell's ``metadata.nbgrader`` from its content and ``rubric``.
+    """Write every cell's ``metadata.nbgrader`` from its content and ``rubric``, and the lab's
+    name into the notebook's ``metadata.labkit.lab``.
 
     A cell keeps the ``grade_id`` it has (so that students' copies still match after the
     instructor edits the notebook), except the grade and results cells, whose ids come from the
-    rubric. Returns how many cells changed; running it twice changes nothing the second time.
+    rubric. Returns how many cells (and notebook names) changed; running it twice changes nothing
+    the second time.
 
     Raises:
         ValueError: A check cell names an exercise the rubric does not grade, the rubric grades
@@ -130,6 +132,12 @@ def tag_cells(notebook: dict, rubric: Rubric, name: str = "notebook") -> int:
             f"{name}: {rubric.lab}'s rubric grades exercise(s) {', '.join(unchecked)}, but no "
             "cell calls labkit.report_check with that name."
         )
+    # The lab's name travels with the notebook, so that a renamed submission is still graded
+    # against this rubric (labkit_instructor.grading reads it).
+    kit_metadata = notebook.setdefault("metadata", {}).setdefault("labkit", {})
+    if kit_metadata.get("lab") != rubric.lab:
+        kit_metadata["lab"] = rubric.lab
+        changed += 1
     return changed
 
 

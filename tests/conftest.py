@@ -94,6 +94,28 @@ def trained_vae(mnist_subset):
 
 
 @pytest.fixture(scope="session")
+def conditional_vae(mnist_subset):
+    """The kit's 2-D conditional VAE after 2 epochs of the kit's recipe on the subset."""
+    import labkit
+
+    labkit.seed_everything(0)
+    cvae = labkit.build_conditional_vae(pixel_means=mnist_subset["x_train"].mean(axis=0), seed=0)
+    labkit.compile_for_training(cvae, num_epochs=2, steps_per_epoch=20)
+    history = cvae.fit(
+        labkit.image_batches(
+            mnist_subset["x_train"], 250, shuffle_seed=0, labels=mnist_subset["y_train"]
+        ),
+        validation_data=labkit.image_batches(
+            mnist_subset["x_val"], 250, labels=mnist_subset["y_val"]
+        ),
+        epochs=2,
+        shuffle=False,  # image_batches shuffles
+        verbose=0,
+    )
+    return cvae, history.history
+
+
+@pytest.fixture(scope="session")
 def make_idx_folder_from_the_kit():
     """:func:`idx_folder_from_the_kit`, for the test that checks what it writes."""
     return idx_folder_from_the_kit

@@ -145,3 +145,11 @@ def test_notebook_01_runs_without_sched_getaffinity(mnist_dir, tmp_path, monkeyp
     )
     assert f"CPU only ({os.cpu_count()} cores)" in printed
     assert printed.rstrip().endswith("none")  # the kernel really ran without it
+
+
+def test_tensorflows_retracing_notice_is_dropped_and_other_warnings_are_not(caplog):
+    logger = tf.get_logger()
+    with caplog.at_level("WARNING", logger=logger.name):
+        logger.warning("5 out of the last 9 calls to <function f> triggered tf.function retracing.")
+        logger.warning("something else went wrong")
+    assert [record.getMessage() for record in caplog.records] == ["something else went wrong"]

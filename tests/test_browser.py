@@ -344,39 +344,93 @@ IMAGE_PIXELS = """img => {
 }"""
 
 
+def _run_all_cells(page) -> None:
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator", state="attached")
+    page.click(".lm-MenuBar-item:has-text('Run')")
+    page.click(".lm-Menu-item:has-text('Run All Cells')")
+    # Queued and running cells show "[*]": wait for it to appear, then to disappear.
+    busy = (
+        "() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))"
+        ".some(prompt => prompt.textContent.includes('*'))"
+    )
+    page.wait_for_function(busy)
+    page.wait_for_function(f"() => !({busy})()", timeout=RUN_ALL_SECONDS * 1000)
+
+
+def _explorer_and_its_digit(page):
+    explorer = page.locator(".widget-vbox:has(.widget-slider)").first
+    digit = explorer.locator("img.widget-image").first  # the decoded digit, left
+    digit.wait_for(state="visible")
+    explorer.scroll_into_view_if_needed()
+    return explorer, digit
+
+
+def _wait_for_a_new_picture(page, digit, before: str) -> None:
+    page.wait_for_function(
+        f"([img, before]) => ({IMAGE_PIXELS})(img) !== before",
+        arg=[digit.element_handle(), before],
+        timeout=WIDGET_UPDATE_SECONDS * 1000,
+    )
+    assert digit.evaluate(IMAGE_PIXELS) != before
+
+
+def _drag_the_first_slider(page, explorer, digit) -> None:
+    before = digit.evaluate(IMAGE_PIXELS)
+    handle = explorer.locator(".widget-slider .noUi-handle").first
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    _wait_for_a_new_picture(page, digit, before)
+
+
 @pytest.mark.browser
 def test_latent_explorer_redraws_the_digit_when_a_slider_moves(jupyterlab, browser):
     page = _open(browser, jupyterlab, "05_explore_latent_space.ipynb")
     try:
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator", state="attached")
-        page.click(".lm-MenuBar-item:has-text('Run')")
-        page.click(".lm-Menu-item:has-text('Run All Cells')")
-        # Queued and running cells show "[*]": wait for it to appear, then to disappear.
-        busy = (
-            "() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))"
-            ".some(prompt => prompt.textContent.includes('*'))"
-        )
-        page.wait_for_function(busy)
-        page.wait_for_function(f"() => !({busy})()", timeout=RUN_ALL_SECONDS * 1000)
-        explorer = page.locator(".widget-vbox:has(.widget-slider)").first
-        digit = explorer.locator("img.widget-image").first  # the decoded digit, left
-        digit.wait_for(state="visible")
-        explorer.scroll_into_view_if_needed()
-        before = digit.evaluate(IMAGE_PIXELS)
-        handle = explorer.locator(".widget-slider .noUi-handle").first
-        box = handle.bounding_box()
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2, steps=5)
-        page.mouse.up()
-        page.wait_for_function(
-            f"([img, before]) => ({IMAGE_PIXELS})(img) !== before",
-            arg=[digit.element_handle(), before],
-            timeout=WIDGET_UPDATE_SECONDS * 1000,
-        )
-        assert digit.evaluate(IMAGE_PIXELS) != before
+        _run_all_cells(page)
+        explorer, digit = _explorer_and_its_digit(page)
+        _drag_the_first_slider(page, explorer, digit)
         assert _front_end_errors(page) == []
         _screenshot(page, "latent-explorer-after-slider")
+    finally:
+        page.close()
+
+
+# Lab 06's explorer on the kit's conditional VAE, untrained (its decoder still draws a
+# different picture for each digit and point): running all of Lab 06 would train five models.
+CONDITIONAL_EXPLORER_CELLS = [
+    "import labkit\n"
+    "settings = labkit.load_settings()\n"
+    "labkit.seed_everything(settings.seed)\n"
+    "data = labkit.load_lab_data(settings)",
+    "cvae = labkit.build_conditional_vae(seed=settings.seed)\n"
+    "explorer = labkit.ConditionalExplorer(cvae, data.x_test[:300], data.y_test[:300], digit=7)\n"
+    "explorer",
+]
+
+
+@pytest.mark.browser
+def test_conditional_explorer_redraws_for_a_new_digit_and_a_new_point(jupyterlab, browser):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    notebook = new_notebook(cells=[new_code_cell(source) for source in CONDITIONAL_EXPLORER_CELLS])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, jupyterlab["root"] / "conditional_explorer.ipynb")
+    page = _open(browser, jupyterlab, "conditional_explorer.ipynb")
+    try:
+        _run_all_cells(page)
+        explorer, digit = _explorer_and_its_digit(page)
+        seven = explorer.locator(".widget-toggle-button:text-is('7')")
+        assert "mod-active" in (seven.get_attribute("class") or "")
+        before = digit.evaluate(IMAGE_PIXELS)
+        explorer.locator(".widget-toggle-button:text-is('2')").click()
+        _wait_for_a_new_picture(page, digit, before)
+        _drag_the_first_slider(page, explorer, digit)
+        assert _front_end_errors(page) == []
+        _screenshot(page, "conditional-explorer-after-digit-and-slider")
     finally:
         page.close()
 

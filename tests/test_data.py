@@ -505,3 +505,31 @@ def test_without_a_named_folder_the_tests_write_one_from_keras_cache(
     )
     _assert_same_mnist(labkit.load_mnist(folder), mnist)
     assert keras_download_forbidden == []
+
+
+# --- one_hot: the conditional VAE's label input (notebook 06) ------------------------------------
+
+
+def test_one_hot_puts_a_single_one_at_each_digit():
+    rows = labkit.one_hot(np.array([3, 0, 9], dtype=np.uint8))
+    assert rows.dtype == np.float32 and rows.shape == (3, 10)
+    np.testing.assert_array_equal(np.argmax(rows, axis=1), [3, 0, 9])
+    np.testing.assert_array_equal(rows.sum(axis=1), [1, 1, 1])
+    np.testing.assert_array_equal(labkit.one_hot([2.0]), labkit.one_hot([2]))  # whole floats
+    np.testing.assert_array_equal(labkit.one_hot(rows), rows)  # already one-hot: unchanged
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        ([10], "whole numbers from 0 to 9"),
+        ([-1], "whole numbers from 0 to 9"),
+        ([2.5], "whole numbers from 0 to 9"),
+        (["3"], "whole numbers from 0 to 9"),
+        (np.zeros((2, 3)), r"shape \(n,\) or one-hot rows"),
+        (np.full((2, 10), 0.1), "a single 1 per row"),
+    ],
+)
+def test_one_hot_refuses_what_is_not_a_digit(labels, message):
+    with pytest.raises(ValueError, match=message):
+        labkit.one_hot(labels)

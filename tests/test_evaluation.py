@@ -116,3 +116,105 @@ def test_wrong_shapes_are_rejected():
         labkit.decode(vae, np.zeros((3, 5)))
     with pytest.raises(ValueError, match="num_samples must be a positive integer"):
         labkit.iwae_negative_log_likelihood(vae, np.zeros((3, 784)), 0)
+
+
+# --- Conditional models and what their codes carry (notebook 06) ---------------------------------
+
+
+def test_a_conditional_vae_is_encoded_and_decoded_with_its_labels(conditional_vae, mnist_subset):
+    cvae, _ = conditional_vae
+    images, labels = mnist_subset["x_test"][:20], mnist_subset["y_test"][:20]
+    codes = labkit.encode(cvae, images, labels=labels)
+    z_mean, _, _ = cvae.encoder([images, labkit.one_hot(labels)])
+    np.testing.assert_allclose(codes, np.asarray(z_mean), rtol=1e-5, atol=1e-6)
+    as_threes = labkit.decode(cvae, codes, labels=3)  # one digit for every code
+    as_own = labkit.decode(cvae, codes, labels=labels)
+    assert as_threes.shape == as_own.shape == (20, 784)
+    expected = cvae.decoder([codes, labkit.one_hot(np.full(20, 3))])
+    np.testing.assert_allclose(as_threes, np.asarray(expected), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(as_threes, as_own)  # the label changes the drawing
+
+
+def test_labels_must_match_what_the_model_takes(conditional_vae, trained_vae, mnist_subset):
+    cvae, _ = conditional_vae
+    vae, _ = trained_vae
+    images = mnist_subset["x_test"][:4]
+    with pytest.raises(ValueError, match="also takes the digit: pass labels="):
+        labkit.encode(cvae, images)
+    with pytest.raises(ValueError, match="also takes the digit"):
+        labkit.decode(cvae, np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="takes no labels"):
+        labkit.encode(vae, images, labels=[1, 2, 3, 4])
+    with pytest.raises(ValueError, match="one label per row: 4 rows, 3 labels"):
+        labkit.encode(cvae, images, labels=[1, 2, 3])
+
+
+def _brute_force_neighbour_vote(train_codes, train_labels, test_codes, test_labels, k):
+    correct = 0
+    for code, label in zip(test_codes, test_labels, strict=True):
+        nearest = np.argsort(np.sum((train_codes - code) ** 2, axis=1), kind="stable")[:k]
+        votes = np.bincount(train_labels[nearest], minlength=10)
+        correct += int(np.argmax(votes) == label)
+    return correct / len(test_codes)
+
+
+@pytest.mark.parametrize("dimensions, k", [(2, 1), (2, 5), (16, 10)])
+def test_nearest_neighbour_accuracy_is_the_vote_of_the_nearest_codes(dimensions, k):
+    rng = np.random.default_rng(dimensions + k)
+    train_labels = rng.integers(0, 10, 300)
+    centres = rng.normal(size=(10, dimensions))
+    train_codes = centres[train_labels] + rng.normal(scale=1.5, size=(300, dimensions))
+    test_labels = rng.integers(0, 10, 120)
+    test_codes = centres[test_labels] + rng.normal(scale=1.5, size=(120, dimensions))
+    expected = _brute_force_neighbour_vote(train_codes, train_labels, test_codes, test_labels, k)
+    measured = labkit.nearest_neighbour_accuracy(
+        train_codes, train_labels, test_codes, test_labels, num_neighbours=k, batch_size=7
+    )
+    assert measured == pytest.approx(expected)
+    assert 0.1 < measured < 1.0  # neither hopeless nor trivial on these clouds
+
+
+def test_nearest_neighbour_accuracy_known_answers():
+    # Far-apart clusters: every vote is right. Codes that say nothing: a tie goes to the
+    # smaller digit, so all test codes are called 0, and a quarter of them are zeros.
+    train_labels = np.repeat(np.arange(4), 5)
+    train_codes = (train_labels * 100.0)[:, None] + np.linspace(0, 1, 20)[:, None]
+    assert labkit.nearest_neighbour_accuracy(
+        train_codes, train_labels, train_codes + 0.01, train_labels, num_neighbours=5
+    ) == pytest.approx(1.0)
+    same = np.zeros((20, 2))
+    assert labkit.nearest_neighbour_accuracy(
+        same, train_labels, same, train_labels, num_neighbours=20
+    ) == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize(
+    "test_codes, train_label_count, k, message",
+    [
+        (np.zeros((3, 3)), 5, 1, "same d"),
+        (np.zeros((3, 2)), 4, 1, "one label per code"),
+        (np.zeros((3, 2)), 5, 6, "between 1 and 5"),
+    ],
+)
+def test_nearest_neighbour_accuracy_refuses_bad_input(test_codes, train_label_count, k, message):
+    with pytest.raises(ValueError, match=message):
+        labkit.nearest_neighbour_accuracy(
+            np.zeros((5, 2)),
+            np.zeros(train_label_count, int),
+            test_codes,
+            np.zeros(3, int),
+            num_neighbours=k,
+        )
+
+
+def test_iwae_on_the_first_images_only(trained_vae, mnist_subset):
+    vae, _ = trained_vae
+    images = mnist_subset["x_test"][:300]
+    measures = labkit.evaluate_vae(vae, images, num_importance_samples=5, iwae_images=100)
+    assert measures["iwae_images"] == 100
+    assert measures["iwae_nll"] == pytest.approx(
+        labkit.iwae_negative_log_likelihood(vae, images[:100], 5)
+    )
+    assert labkit.evaluate_vae(vae, images, num_importance_samples=1)["iwae_images"] == 300
+    with pytest.raises(ValueError, match="iwae_images must be a positive integer"):
+        labkit.evaluate_vae(vae, images, iwae_images=0)

@@ -147,7 +147,11 @@ def test_tag_cells_marks_solution_grade_results_and_locked_cells(lab):
     assert records[4]["grade_id"] == "exercise_double" and records[4]["points"] == 3
     assert records[5]["grade_id"] == "results"
     assert all(r["schema_version"] == 3 for r in records)
+    assert notebook["metadata"]["labkit"]["lab"] == "01_tiny"  # graded as 01_tiny if renamed
     assert labkit_instructor.tag_cells(notebook, lab["rubrics"]["01_tiny"]) == 0  # stable
+    del notebook["metadata"]["labkit"]
+    assert labkit_instructor.tag_cells(notebook, lab["rubrics"]["01_tiny"]) == 1
+    assert notebook["metadata"]["labkit"] == {"lab": "01_tiny"}
 
 
 def test_tag_cells_refuses_a_rubric_and_notebook_that_disagree(lab):
@@ -161,7 +165,9 @@ def test_the_kit_notebooks_metadata_matches_the_rubrics():
     # What `labkit tag-cells notebooks --check` checks: rubric and notebooks cannot drift.
     folder = Path(__file__).resolve().parent.parent / "notebooks"
     changes = labkit_instructor.tag_notebooks(folder, labkit_instructor.load_rubrics(), write=False)
-    assert len(changes) == 5 and all(count == 0 for _, count in changes), changes
+    notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    assert len(changes) == len(notebooks) == 6, changes
+    assert all(count == 0 for _, count in changes), changes
 
 
 # --- Forged and damaged submissions ---

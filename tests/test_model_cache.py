@@ -86,6 +86,39 @@ def test_anything_that_changes_training_changes_the_fingerprint(small, change):
     assert _fingerprint(*change(data, settings)) != reference
 
 
+def _conv_vae(strides):
+    from labkit.backend import keras
+
+    labkit.seed_everything(0)
+    image = keras.Input((784,))
+    grid = keras.layers.Reshape((28, 28, 1))(image)
+    hidden = keras.layers.Flatten()(
+        keras.layers.Conv2D(4, 3, strides=strides, padding="same")(grid)
+    )
+    z_mean, z_log_var = keras.layers.Dense(2)(hidden), keras.layers.Dense(2)(hidden)
+    z = labkit.Sampling(seed=0)([z_mean, z_log_var])
+    code = keras.Input((2,))
+    pixels = keras.layers.Dense(784, activation="sigmoid")(code)
+    return labkit.VAE(
+        keras.Model(image, [z_mean, z_log_var, z], name="encoder"),
+        keras.Model(code, pixels, name="decoder"),
+    )
+
+
+def test_convolutions_and_xla_are_part_of_the_fingerprint(small):
+    data, settings = small
+    reference = _fingerprint(_conv_vae(strides=1), data, settings)
+    assert reference == _fingerprint(_conv_vae(strides=1), data, settings)
+    # Stride 2 needs other Dense weights: also check a setting that leaves every shape alone.
+    assert reference != _fingerprint(_conv_vae(strides=2), data, settings)
+    model = _conv_vae(strides=1)
+    model.encoder.layers[2].padding = "valid"  # same weights, another computation
+    assert reference != _fingerprint(model, data, settings)
+    without_xla = _conv_vae(strides=1)
+    labkit.training.compile_for_data(without_xla, data, settings, jit_compile=False)
+    assert reference != model_fingerprint(without_xla, data, settings)
+
+
 def test_the_fingerprint_does_not_depend_on_what_was_built_before(small):
     data, settings = small
     first = _fingerprint(_fresh_vae(data), data, settings)

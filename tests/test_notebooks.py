@@ -32,7 +32,7 @@ SECTIONS = [
     "Exercises",
     "References",
 ]
-LABS_WITH_PSEUDO_CODE = {"03"}
+LABS_WITH_PSEUDO_CODE = {"03", "06"}
 MAX_NOTEBOOK_BYTES = 3 * 1024 * 1024
 MARKER = re.compile(r"#\s*NBVAL_\w+")
 
@@ -41,8 +41,8 @@ def _load(path: Path):
     return nbformat.read(path, as_version=4)
 
 
-def test_the_five_labs_are_there_in_order():
-    assert [path.name[:2] for path in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+def test_the_six_labs_are_there_in_order():
+    assert [path.name[:2] for path in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)

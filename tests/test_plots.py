@@ -250,3 +250,18 @@ def test_lab_style_is_applied_by_one_call():
     labkit.use_lab_style()
     assert matplotlib.rcParams["image.cmap"] == "gray"
     assert matplotlib.rcParams["figure.dpi"] == 80
+
+
+def test_manifolds_side_by_side_decode_the_same_grid(trained_vae):
+    vae, _ = trained_vae
+    other = labkit.build_vae()  # untrained: draws something else at the same points
+    figure = labkit.plot_manifold({"trained": vae, "untrained": other}, grid_size=4)
+    assert [axis.get_title() for axis in figure.axes] == ["trained", "untrained"]
+    canvases = [axis.get_images()[0].get_array() for axis in figure.axes]
+    single = labkit.plot_manifold(vae, grid_size=4).axes[0].get_images()[0].get_array()
+    np.testing.assert_allclose(canvases[0], single)
+    assert not np.allclose(canvases[0], canvases[1])
+    assert "-1.64 to 1.64" in figure.get_suptitle()
+    plt.close("all")
+    with pytest.raises(ValueError, match="needs a 2-D latent space; wide's is 3-D"):
+        labkit.plot_manifold({"fine": vae, "wide": labkit.build_vae(latent_dim=3)})

@@ -152,3 +152,75 @@ def test_image_batches_with_targets_yield_pairs():
 def test_image_batches_reject_bad_input(images, batch_size, message):
     with pytest.raises(ValueError, match=message):
         labkit.image_batches(images, batch_size)
+
+
+def test_image_batches_with_labels_keep_each_image_with_its_digit():
+    images = np.repeat(np.arange(12, dtype=np.float32)[:, None], 784, axis=1)  # image i is all i
+    labels = np.arange(12) % 10
+    batches = labkit.image_batches(images, 5, shuffle_seed=3, labels=labels)
+    seen = []
+    for (batch,) in batches:
+        batch_images, batch_labels = (np.asarray(part) for part in batch)
+        assert batch_labels.shape == (len(batch_images), 10)
+        np.testing.assert_array_equal(np.argmax(batch_labels, axis=1), batch_images[:, 0] % 10)
+        seen.extend(batch_images[:, 0].tolist())
+    assert sorted(seen) == list(range(12)) and seen != list(range(12))  # all, shuffled
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"labels": np.arange(3)}, "one digit per image: 4 images, 3 labels"),
+        ({"labels": np.arange(4), "with_targets": True}, "not both"),
+        ({"labels": np.array([0, 1, 2, 11])}, "whole numbers from 0 to 9"),
+    ],
+)
+def test_image_batches_refuse_labels_that_do_not_fit(options, message):
+    with pytest.raises(ValueError, match=message):
+        labkit.image_batches(np.zeros((4, 784), dtype=np.float32), 2, **options)
+
+
+def test_the_recipe_can_leave_xla_out():
+    vae = labkit.build_vae(latent_dim=2, hidden_dims=(8,))
+    labkit.compile_for_training(vae, num_epochs=1, steps_per_epoch=1, jit_compile=False)
+    assert vae.jit_compile is False
+    labkit.compile_for_training(vae, num_epochs=1, steps_per_epoch=1)
+    assert vae.jit_compile is True
+
+
+def test_seconds_per_epoch_times_every_model_and_scales_to_an_epoch(mnist_subset, monkeypatch):
+    models = {}
+    for name, hidden in [("small", (8,)), ("large", (64,))]:
+        models[name] = labkit.build_vae(latent_dim=2, hidden_dims=hidden)
+        labkit.compile_for_training(
+            models[name], num_epochs=1, steps_per_epoch=2, jit_compile=False
+        )  # XLA would add seconds of compiling to the test, not to what it checks
+    calls = []
+
+    def recording(name, fit):
+        def record_then_fit(*args, **kwargs):
+            calls.append(name)
+            return fit(*args, **kwargs)
+
+        return record_then_fit
+
+    for name, model in models.items():
+        monkeypatch.setattr(model, "fit", recording(name, model.fit))
+    timings = labkit.seconds_per_epoch(
+        models, mnist_subset["x_train"][:500], epoch_images=5000, batch_size=250, rounds=2
+    )
+    assert calls == ["small", "large"] * 3  # in turns: one untimed round, then two timed
+    assert set(timings) == {"small", "large"}
+    for measured in timings.values():
+        assert measured["wall_seconds"] > 0 and measured["cpu_seconds"] > 0
+    # Scaled to 5,000 images: ten times one pass over 500, which takes well under a second.
+    assert timings["small"]["wall_seconds"] < 60
+
+
+def test_seconds_per_epoch_refuses_models_it_cannot_time():
+    with pytest.raises(ValueError, match="models is empty"):
+        labkit.seconds_per_epoch({}, np.zeros((10, 784)), epoch_images=10, batch_size=5)
+    with pytest.raises(ValueError, match="'raw' is not compiled"):
+        labkit.seconds_per_epoch(
+            {"raw": labkit.build_vae()}, np.zeros((10, 784)), epoch_images=10, batch_size=5
+        )

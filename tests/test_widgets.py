@@ -129,3 +129,55 @@ def test_snapshots_say_what_they_show(trained_vae, mnist_subset):
     band = snapshot[:16, :168]
     assert band.max() == 255 and band.min() < 100
     assert np.all(snapshot[:16, 168:176] == 255)  # the gap between the two pictures
+
+
+# --- ConditionalExplorer: pick the digit, move through the style (notebook 06) -------------------
+
+
+@pytest.fixture(scope="module")
+def conditional_explorer(conditional_vae, mnist_subset):
+    cvae, _ = conditional_vae
+    images, labels = mnist_subset["x_test"][:300], mnist_subset["y_test"][:300]
+    return labkit.ConditionalExplorer(cvae, images, labels, digit=7)
+
+
+def test_conditional_explorer_draws_the_chosen_digit_at_the_point(
+    conditional_explorer, conditional_vae
+):
+    cvae, _ = conditional_vae
+    explorer = conditional_explorer
+    assert list(explorer.digit_picker.options) == list(range(10)) and explorer.digit == 7
+    explorer.set_point([0.5, -0.5])
+    seven = explorer.digit_view.value
+    explorer.digit_picker.value = 2  # as a student clicking the button
+    assert explorer.digit == 2 and explorer.digit_view.value != seven
+    shown = _pixels(explorer.digit_view.value)[::6, ::6, 0] / 255.0
+    expected = labkit.decode(cvae, np.array([[0.5, -0.5]]), labels=2)[0].reshape(28, 28)
+    np.testing.assert_allclose(shown, expected, atol=1 / 255 + 1e-6)
+    explorer.set_digit(7)
+    assert explorer.digit_view.value == seven
+
+
+def test_conditional_explorer_scatters_the_conditional_codes(conditional_explorer, mnist_subset):
+    explorer = conditional_explorer
+    codes = labkit.encode(
+        explorer.model, mnist_subset["x_test"][:300], labels=mnist_subset["y_test"][:300]
+    )
+    np.testing.assert_allclose(explorer.projection(codes), codes, atol=1e-6)  # 2-D: as they are
+    before = explorer.position_view.value
+    explorer.sliders[1].value = 1.5
+    assert explorer.position_view.value != before
+
+
+def test_conditional_explorer_refuses_a_digit_that_does_not_exist(conditional_explorer):
+    for digit in (10, -1, 2.5, True):
+        with pytest.raises(ValueError, match="digit must be one of 0 to 9"):
+            conditional_explorer.set_digit(digit)
+
+
+def test_conditional_snapshot_names_the_digit(conditional_explorer):
+    conditional_explorer.set_digit(4)
+    bundle = conditional_explorer._repr_mimebundle_()
+    snapshot = _pixels(bundle["image/png"])
+    assert snapshot.shape[0] > labkit.widgets.DIGIT_DISPLAY_PIXELS  # caption band above
+    assert "application/vnd.jupyter.widget-view+json" in bundle
