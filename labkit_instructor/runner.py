@@ -301,9 +301,10 @@ def summary_table(runs: list[NotebookRun]) -> str:
     rows = [[run.name, "ok" if run.ok else "FAILED", f"{run.seconds:.0f}"] for run in runs]
     rows.append(["total", "", f"{sum(run.seconds for run in runs):.0f}"])
     lines = [text_table(["notebook", "status", "seconds"], rows)]
+    width = max((len(name) for run in runs for name in run.results), default=0)
     for run in runs:
         lines.append(f"\n{run.name}: {run.error}" if not run.ok else f"\n{run.name}")
-        lines.extend(f"  {name:<36} {_short(value)}" for name, value in run.results.items())
+        lines.extend(f"  {name:<{width}}  {_short(value)}" for name, value in run.results.items())
     return "\n".join(lines)
 
 

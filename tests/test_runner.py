@@ -13,6 +13,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from labkit_instructor.cli import main
 from labkit_instructor.runner import (
+    NotebookRun,
     RunProgress,
     expected_seconds,
     find_notebooks,
@@ -49,6 +50,21 @@ def test_a_failing_cell_is_reported_and_the_copy_kept(tmp_path):
     executed = nbformat.read(tmp_path / "out" / "02_bad.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["output_type"] == "error"
     assert "FAILED" in summary_table([run])
+
+
+def test_the_summary_lines_up_every_result_however_long_its_name():
+    long_name = "conditional_2d_test_negative_elbo_nats"  # Lab 06's longest, 38 characters
+    runs = [
+        NotebookRun("01_a.ipynb", 3.0, results={"seed": 42}),
+        NotebookRun("06_b.ipynb", 5.0, results={long_name: 130.79, "epochs": 10}),
+    ]
+    lines = [line for line in summary_table(runs).splitlines() if line.startswith("  ")]
+    assert [line.split() for line in lines] == [
+        ["seed", "42"],
+        [long_name, "130.8"],
+        ["epochs", "10"],
+    ]
+    assert len({line.rindex(" ") for line in lines}) == 1  # the values start in one column
 
 
 def test_find_notebooks_in_order_and_refuses_an_empty_folder(tmp_path):
