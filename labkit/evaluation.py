@@ -100,15 +100,10 @@ def _batched_call(
     new model or batch shape, and a few milliseconds for a single image (widgets need that).
     """
     parts = inputs if isinstance(inputs, list) else [inputs]
-    chunks = [
-        submodel(
-            [part[start : start + batch_size] for part in parts]
-            if isinstance(inputs, list)
-            else inputs[start : start + batch_size],
-            training=False,
-        )
-        for start in range(0, len(parts[0]), batch_size)
-    ]
+    chunks = []
+    for start in range(0, len(parts[0]), batch_size):
+        batch = [part[start : start + batch_size] for part in parts]
+        chunks.append(submodel(batch if len(batch) > 1 else batch[0], training=False))
     if isinstance(chunks[0], list | tuple):
         return [np.concatenate([np.asarray(c[i]) for c in chunks]) for i in range(len(chunks[0]))]
     return [np.concatenate([np.asarray(chunk) for chunk in chunks])]

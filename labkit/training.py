@@ -159,26 +159,33 @@ def image_batches(
 
     arrays = [images] if labels is None else [images, labels]
 
+    def blocks(rows):
+        # rows is (batches, batch_size): one (batches, batch_size, columns) block per array.
+        gathered = tuple(array[rows] for array in arrays)
+        return gathered if labels is not None else gathered[0]
+
     def gather():
-        # Several batches per Python call, as one (batches, batch_size, columns) block per array.
+        # Several batches per Python call, as one block per array.
         indices = np.arange(num_images) if order is None else order.permutation(num_images)
         full = (num_images // batch_size) * batch_size
         for start in range(0, full, BATCHES_PER_BLOCK * batch_size):
             block = indices[start : min(start + BATCHES_PER_BLOCK * batch_size, full)]
-            yield tuple(array[block].reshape(-1, batch_size, array.shape[1]) for array in arrays)
+            yield blocks(block.reshape(-1, batch_size))
         if full < num_images:  # the smaller last batch
-            yield tuple(array[indices[full:]][np.newaxis] for array in arrays)
+            yield blocks(indices[full:][np.newaxis])
 
-    signature = tuple(tf.TensorSpec((None, None, array.shape[1]), tf.float32) for array in arrays)
+    specs = tuple(tf.TensorSpec((None, None, array.shape[1]), tf.float32) for array in arrays)
     batches = (
-        tf.data.Dataset.from_generator(gather, output_signature=signature)
+        tf.data.Dataset.from_generator(
+            gather, output_signature=specs if labels is not None else specs[0]
+        )
         .unbatch()
         .apply(tf.data.experimental.assert_cardinality(num_batches))
     )
     if labels is not None:
         batches = batches.map(lambda batch, digits: ((batch, digits),))
-    else:
-        batches = batches.map(lambda batch: (batch, batch) if with_targets else batch)
+    elif with_targets:
+        batches = batches.map(lambda batch: (batch, batch))
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
