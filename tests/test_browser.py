@@ -344,17 +344,44 @@ IMAGE_PIXELS = """img => {
 }"""
 
 
+# Queued and running cells show "[*]" in their prompt.
+BUSY = (
+    "() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))"
+    ".some(prompt => prompt.textContent.includes('*'))"
+)
+KERNEL_IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
+# Exactly this label: the Kernel menu's "Restart Kernel and Run All Cells…" must not match.
+RUN_ALL_ITEM = (
+    ".lm-Menu-item:not(.lm-mod-disabled):has(.lm-Menu-itemLabel:text-is('Run All Cells'))"
+)
+RUN_ALL_TRIES = 3
+RUN_ALL_START_SECONDS = 20  # from the click to the first "[*]"
+
+
 def _run_all_cells(page) -> None:
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator", state="attached")
-    page.click(".lm-MenuBar-item:has-text('Run')")
-    page.click(".lm-Menu-item:has-text('Run All Cells')")
-    # Queued and running cells show "[*]": wait for it to appear, then to disappear.
-    busy = (
-        "() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))"
-        ".some(prompt => prompt.textContent.includes('*'))"
-    )
-    page.wait_for_function(busy)
-    page.wait_for_function(f"() => !({busy})()", timeout=RUN_ALL_SECONDS * 1000)
+    # Run All does nothing while the notebook is not the current widget (the menu item is
+    # disabled) and skips every cell while its kernel is not yet there, so wait for an idle
+    # kernel, give the notebook the focus, and click again if no cell was queued. A CI run
+    # under load once clicked too early and then waited for a "[*]" that never came.
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.wait_for_selector(KERNEL_IDLE, state="attached", timeout=SERVER_START_SECONDS * 1000)
+    for attempt in range(1, RUN_ALL_TRIES + 1):
+        page.click(".jp-Notebook .jp-Cell .jp-InputPrompt >> nth=0")
+        page.click(".lm-MenuBar-item:has-text('Run')")
+        try:
+            page.click(RUN_ALL_ITEM, timeout=RUN_ALL_START_SECONDS * 1000)
+            page.wait_for_function(BUSY, timeout=RUN_ALL_START_SECONDS * 1000)
+            break
+        except PlaywrightTimeout:
+            _screenshot(page, f"run-all-not-started-{attempt}")
+            page.keyboard.press("Escape")
+            if attempt == RUN_ALL_TRIES:
+                raise AssertionError(
+                    f"Run All Cells queued no cell in {RUN_ALL_TRIES} tries; see the "
+                    f"screenshots run-all-not-started-*.png in {ARTIFACTS}"
+                ) from None
+    page.wait_for_function(f"() => !({BUSY})()", timeout=RUN_ALL_SECONDS * 1000)
 
 
 def _explorer_and_its_digit(page):
