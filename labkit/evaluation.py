@@ -1,10 +1,10 @@
 """Measuring the trained models on held-out images, on the same footing for all of them.
 
 Introduced in notebook 03 (test ELBO, IWAE) and used for the comparisons in notebooks 04 and 06
-(which adds what the codes carry: :func:`nearest_neighbour_accuracy`). :func:`encode` and
-:func:`decode` also take a conditional VAE's labels. All losses are in nats per image
-(natural-log units, summed over the 784 pixels), and the functions return plain Python floats
-and NumPy arrays, ready for tables and plots.
+(which adds what the codes carry: :func:`nearest_neighbour_accuracy`). The functions that run
+the encoder or the decoder also take a conditional VAE's labels (``labels=``). All losses are
+in nats per image (natural-log units, summed over the 784 pixels), and the functions return
+plain Python floats and NumPy arrays, ready for tables and plots.
 
 A note on units: the pixels are grey values in [0, 1], not binarized, and the Bernoulli
 (cross-entropy) term treats them as probabilities, as the Keras VAE example does. Numbers are
@@ -158,9 +158,15 @@ def decode(model: keras.Model, latents: np.ndarray, batch_size: int = BATCH_SIZE
     return _batched_call(decoder, inputs, batch_size)[0]
 
 
-def reconstruct(model: keras.Model, images: np.ndarray, batch_size: int = BATCH_SIZE):
-    """``decode(encode(images))``: a VAE reconstructs from ``z_mean``, without sampling noise."""
-    return decode(model, encode(model, images, batch_size), batch_size)
+def reconstruct(
+    model: keras.Model, images: np.ndarray, batch_size: int = BATCH_SIZE, *, labels=None
+):
+    """``decode(encode(images))``: a VAE reconstructs from ``z_mean``, without sampling noise.
+
+    ``labels`` are the images' digits, for a conditional VAE only (as in :func:`encode`).
+    """
+    codes = encode(model, images, batch_size, labels=labels)
+    return decode(model, codes, batch_size, labels=labels)
 
 
 def reconstruction_errors(images: np.ndarray, reconstructions: np.ndarray) -> dict[str, float]:
@@ -206,6 +212,7 @@ def iwae_negative_log_likelihood(
     images: np.ndarray,
     num_samples: int = DEFAULT_IMPORTANCE_SAMPLES,
     *,
+    labels=None,
     batch_size: int = 100,
     seed: int = IWAE_SEED,
 ) -> float:
@@ -214,11 +221,14 @@ def iwae_negative_log_likelihood(
     For each image, draws ``num_samples`` latents z_i from q(z|x) and computes
     ``-log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)``. With one sample this is the negative ELBO
     (one-sample estimate); the bound tightens (the number falls) as ``num_samples`` grows.
+    For a conditional VAE, given the digits y, it estimates -log p(x | y) the same way, with
+    q(z | x, y) and p(x | z, y).
 
     Args:
         vae: A trained VAE.
         images: Shape ``(n, 784)``, values in [0, 1].
         num_samples: Importance samples k per image.
+        labels: The images' digits, for a conditional VAE only (as in :func:`encode`).
         batch_size: Images per decoder call (each call decodes ``batch_size * k`` latents).
         seed: Seed of the noise, so the estimate is reproducible.
 
@@ -230,7 +240,9 @@ def iwae_negative_log_likelihood(
         raise ValueError(f"num_samples must be a positive integer. Received: {num_samples!r}.")
     rng = np.random.default_rng(seed)
     encoder, decoder = encoder_and_decoder(vae)
-    z_mean, z_log_var, _ = _batched_call(encoder, images, BATCH_SIZE)
+    encoder_inputs = conditional_inputs(encoder, images, labels)
+    one_hots = encoder_inputs[1] if isinstance(encoder_inputs, list) else None
+    z_mean, z_log_var, _ = _batched_call(encoder, encoder_inputs, BATCH_SIZE)
     z_mean, z_log_var = np.asarray(z_mean, np.float64), np.asarray(z_log_var, np.float64)
 
     # log p(x | z_i) of every sample in one compiled program: decoding k * b codes and summing
@@ -239,7 +251,11 @@ def iwae_negative_log_likelihood(
     # model was compiled without XLA: on a CPU, XLA's convolutions are slower than
     # TensorFlow's own (notebook 06).
     @tf.function(jit_compile=getattr(vae, "jit_compile", True) is not False, reduce_retracing=True)
-    def log_likelihoods(codes, batch_images):
+    def log_likelihoods(codes, batch_images, batch_labels):
+        # The codes are sample-major (row i * b + j is image j's sample i): the b labels are
+        # repeated k times in the same order.
+        if batch_labels is not None:
+            codes = [codes, tf.tile(batch_labels, [num_samples, 1])]
         probabilities = decoder(codes, training=False)
         probabilities = tf.clip_by_value(
             probabilities, _PROBABILITY_EPSILON, 1 - _PROBABILITY_EPSILON
@@ -258,7 +274,8 @@ def iwae_negative_log_likelihood(
         epsilon = rng.standard_normal((num_samples, *mean.shape))  # (k, b, latent)
         z = mean + np.exp(0.5 * log_var) * epsilon
         codes = z.reshape(-1, mean.shape[1]).astype(np.float32)
-        log_likelihood = log_likelihoods(codes, images[batch].astype(np.float32)).numpy()
+        batch_labels = None if one_hots is None else one_hots[batch]
+        log_likelihood = log_likelihoods(codes, images[batch], batch_labels).numpy()
         log_weights = (
             log_likelihood.astype(np.float64)
             + _log_normal(z, np.zeros_like(z), np.zeros_like(z))
@@ -271,15 +288,19 @@ def iwae_negative_log_likelihood(
 
 
 def active_units(
-    vae: keras.Model, images: np.ndarray, threshold: float = ACTIVE_UNIT_THRESHOLD
+    vae: keras.Model,
+    images: np.ndarray,
+    threshold: float = ACTIVE_UNIT_THRESHOLD,
+    *,
+    labels=None,
 ) -> int:
     """How many latent dimensions the VAE uses (Burda et al., 2016).
 
     A dimension j is active when the variance of ``z_mean_j`` across images exceeds
     ``threshold``: an inactive one carries no information about x (its posterior equals the
-    prior, and its KL is near 0).
+    prior, and its KL is near 0). ``labels`` as in :func:`encode`, for a conditional VAE.
     """
-    return int(np.sum(np.var(encode(vae, images), axis=0) > threshold))
+    return int(np.sum(np.var(encode(vae, images, labels=labels), axis=0) > threshold))
 
 
 def evaluate_vae(
@@ -288,9 +309,13 @@ def evaluate_vae(
     *,
     num_importance_samples: int = DEFAULT_IMPORTANCE_SAMPLES,
     iwae_images: int | None = None,
+    labels=None,
     batch_size: int = BATCH_SIZE,
 ) -> dict[str, float | int]:
     """Test-set measures of a VAE, in nats per image unless the name says otherwise.
+
+    A conditional VAE (notebook 06) needs the images' digits, ``labels``: its measures are then
+    conditional on them (``negative_elbo`` bounds -log p(x | y), and ``iwae_nll`` estimates it).
 
     Returns:
         A dict with ``negative_elbo`` (= ``reconstruction_loss`` + ``kl_loss``, with beta=1
@@ -309,18 +334,29 @@ def evaluate_vae(
     if isinstance(iwae_images, bool) or not isinstance(iwae_images, int) or iwae_images < 1:
         raise ValueError(f"iwae_images must be a positive integer. Received: {iwae_images!r}.")
     iwae_images = min(iwae_images, len(images))
-    losses = vae.evaluate(images, batch_size=batch_size, verbose=0, return_dict=True)
+    # The model's input: the images, or the pair (images, one-hot labels) of a conditional VAE.
+    # Missing or unwanted labels stop here, before any work, with conditional_inputs' message.
+    inputs = conditional_inputs(encoder_and_decoder(vae)[0], images, labels)
+    if isinstance(inputs, list):
+        labels = inputs[1]  # one-hot rows, one per image, however the digits were given
+        inputs = tuple(inputs)
+    losses = vae.evaluate(inputs, batch_size=batch_size, verbose=0, return_dict=True)
     negative_elbo = float(losses["reconstruction_loss"] + losses["kl_loss"])
     return {
         "negative_elbo": negative_elbo,
         "reconstruction_loss": float(losses["reconstruction_loss"]),
         "kl_loss": float(losses["kl_loss"]),
         "bits_per_dim": negative_elbo / (images.shape[1] * math.log(2.0)),
-        "iwae_nll": iwae_negative_log_likelihood(vae, images[:iwae_images], num_importance_samples),
+        "iwae_nll": iwae_negative_log_likelihood(
+            vae,
+            images[:iwae_images],
+            num_importance_samples,
+            labels=None if labels is None else labels[:iwae_images],
+        ),
         "iwae_samples": num_importance_samples,
         "iwae_images": iwae_images,
-        "active_units": active_units(vae, images),
-        **reconstruction_errors(images, reconstruct(vae, images, batch_size)),
+        "active_units": active_units(vae, images, labels=labels),
+        **reconstruction_errors(images, reconstruct(vae, images, batch_size, labels=labels)),
     }
 
 

@@ -54,17 +54,14 @@ def test_iwae_tightens_as_k_grows(trained_vae, mnist_subset):
     assert estimates[0] - estimates[2] > 0.5  # nats: a real gain, not noise
 
 
-def test_iwae_agrees_with_the_formula_in_float64(trained_vae, mnist_subset):
-    # The estimate sums each sample's 784 log-probabilities in float32, in one compiled program;
-    # here the same samples go through the formula in float64 NumPy.
-    vae, _ = trained_vae
-    images = mnist_subset["x_test"][:60].astype(np.float64)
-    k = 7
-    z_mean, z_log_var, _ = (np.asarray(part, np.float64) for part in vae.encoder(images))
-    epsilon = np.random.default_rng(labkit.evaluation.IWAE_SEED).standard_normal((k, 60, 2))
-    z = z_mean + np.exp(0.5 * z_log_var) * epsilon
-    decoded = np.asarray(vae.decoder(z.reshape(-1, 2).astype(np.float32)), np.float64)
-    p = np.clip(decoded, 1e-7, 1 - 1e-7).reshape(k, 60, -1)
+def _iwae_in_float64(encoded, decode_codes, images: np.ndarray, k: int) -> float:
+    """The IWAE estimate by its formula, in float64 NumPy, with the kit's noise: ``encoded`` is
+    the encoder's ``[z_mean, z_log_var, z]``, ``decode_codes`` maps ``(k, n, d)`` codes to
+    ``(k, n, 784)`` probabilities."""
+    z_mean, z_log_var, _ = (np.asarray(part, np.float64) for part in encoded)
+    rng = np.random.default_rng(labkit.evaluation.IWAE_SEED)
+    z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal((k, *z_mean.shape))
+    p = np.clip(np.asarray(decode_codes(z), np.float64), 1e-7, 1 - 1e-7)
     log_likelihood = np.sum(images * np.log(p) + (1 - images) * np.log1p(-p), axis=-1)
     log_prior = -0.5 * np.sum(np.log(2 * np.pi) + z**2, axis=-1)
     log_posterior = -0.5 * np.sum(
@@ -72,8 +69,94 @@ def test_iwae_agrees_with_the_formula_in_float64(trained_vae, mnist_subset):
     )
     log_weights = log_likelihood + log_prior - log_posterior
     largest = log_weights.max(axis=0)
-    expected = -np.mean(largest + np.log(np.mean(np.exp(log_weights - largest), axis=0)))
+    return -np.mean(largest + np.log(np.mean(np.exp(log_weights - largest), axis=0)))
+
+
+def test_iwae_agrees_with_the_formula_in_float64(trained_vae, mnist_subset):
+    # The estimate sums each sample's 784 log-probabilities in float32, in one compiled program;
+    # here the same samples go through the formula in float64 NumPy.
+    vae, _ = trained_vae
+    images = mnist_subset["x_test"][:60].astype(np.float64)
+    k = 7
+
+    def decode_codes(z):
+        return np.asarray(vae.decoder(z.reshape(-1, 2).astype(np.float32))).reshape(k, 60, -1)
+
+    expected = _iwae_in_float64(vae.encoder(images), decode_codes, images, k)
     assert labkit.iwae_negative_log_likelihood(vae, images, k) == pytest.approx(expected, abs=1e-3)
+
+
+def test_iwae_of_a_conditional_vae_decodes_each_sample_with_its_images_label(
+    conditional_vae, mnist_subset
+):
+    # -log p(x | y): every one of an image's k samples is decoded with that image's digit.
+    cvae, _ = conditional_vae
+    images = mnist_subset["x_test"][:60].astype(np.float64)
+    labels = mnist_subset["y_test"][:60]
+    one_hots = labkit.one_hot(labels)
+    k = 7
+
+    def decode_codes(z):
+        return np.stack(
+            [np.asarray(cvae.decoder([sample.astype(np.float32), one_hots])) for sample in z]
+        )
+
+    expected = _iwae_in_float64(cvae.encoder([images, one_hots]), decode_codes, images, k)
+    estimate = labkit.iwae_negative_log_likelihood(cvae, images, k, labels=labels)
+    assert estimate == pytest.approx(expected, abs=1e-3)
+    # With the wrong digits the images are less likely: the labels reach the decoder.
+    wrong = (labels + 1) % 10
+    assert labkit.iwae_negative_log_likelihood(cvae, images, k, labels=wrong) > estimate + 1.0
+
+
+def test_evaluate_vae_measures_a_conditional_vae_given_the_digits(conditional_vae, mnist_subset):
+    cvae, _ = conditional_vae
+    images, labels = mnist_subset["x_test"][:500], mnist_subset["y_test"][:500]
+    measures = labkit.evaluate_vae(
+        cvae, images, labels=labels, num_importance_samples=5, iwae_images=100
+    )
+    keras_losses = cvae.evaluate(
+        labkit.image_batches(images, 250, labels=labels), verbose=0, return_dict=True
+    )
+    assert measures["negative_elbo"] == pytest.approx(keras_losses["loss"], abs=1.0)  # noise
+    assert measures["kl_loss"] == pytest.approx(keras_losses["kl_loss"], rel=1e-4)
+    assert measures["iwae_nll"] == pytest.approx(
+        labkit.iwae_negative_log_likelihood(cvae, images[:100], 5, labels=labels[:100])
+    )
+    first_hundred = labkit.evaluate_vae(
+        cvae, images[:100], labels=labels[:100], num_importance_samples=5
+    )
+    assert first_hundred["iwae_nll"] == pytest.approx(measures["iwae_nll"])
+    assert first_hundred["iwae_nll"] < first_hundred["negative_elbo"]  # a tighter bound
+    assert measures["active_units"] == labkit.active_units(cvae, images, labels=labels)
+    reconstructions = labkit.reconstruct(cvae, images, labels=labels)
+    assert measures["reconstruction_bce"] == pytest.approx(
+        labkit.reconstruction_errors(images, reconstructions)["reconstruction_bce"]
+    )
+    # One digit for every image is allowed, as in encode and decode; one-hot rows too.
+    sevens = labkit.evaluate_vae(cvae, images[:50], labels=7, num_importance_samples=2)
+    assert sevens["kl_loss"] == pytest.approx(
+        labkit.evaluate_vae(
+            cvae, images[:50], labels=labkit.one_hot(np.full(50, 7)), num_importance_samples=2
+        )["kl_loss"],
+        rel=1e-5,
+    )
+
+
+def test_evaluate_vae_says_when_the_digits_are_missing_or_not_wanted(
+    conditional_vae, trained_vae, mnist_subset
+):
+    cvae, _ = conditional_vae
+    vae, _ = trained_vae
+    images = mnist_subset["x_test"][:4]
+    with pytest.raises(ValueError, match="also takes the digit: pass labels="):
+        labkit.evaluate_vae(cvae, images)
+    with pytest.raises(ValueError, match="also takes the digit: pass labels="):
+        labkit.iwae_negative_log_likelihood(cvae, images, 2)
+    with pytest.raises(ValueError, match="takes no labels"):
+        labkit.evaluate_vae(vae, images, labels=[1, 2, 3, 4])
+    with pytest.raises(ValueError, match="one label per row: 4 rows, 3 labels"):
+        labkit.evaluate_vae(cvae, images, labels=[1, 2, 3])
 
 
 def test_iwae_is_reproducible(trained_vae, mnist_subset):
