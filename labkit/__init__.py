@@ -8,6 +8,7 @@ which ``import labkit`` never loads.
 """
 
 from labkit.backend import runtime_summary, seed_everything
+from labkit.checks import check_exercise
 from labkit.config import (
     BATCH_SIZE,
     IMAGE_SHAPE,
@@ -115,6 +116,7 @@ __all__ = [
     "build_autoencoder",
     "build_conditional_vae",
     "build_vae",
+    "check_exercise",
     "compile_for_data",
     "compile_for_training",
     "decode",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -110,9 +111,10 @@ def _plain(value: float | int | str) -> float | int | str:
 class _Check:
     """Displays an exercise's checks as PASS/FAIL lines and carries them as JSON."""
 
-    def __init__(self, name: str, checks: Mapping[str, bool]) -> None:
+    def __init__(self, name: str, checks: Mapping[str, bool], advice: str | None = None) -> None:
         self.name = name
         self.checks = dict(checks)
+        self.advice = advice
 
     @property
     def passed(self) -> bool:
@@ -125,11 +127,15 @@ class _Check:
             f"({passed} of {len(self.checks)} checks)"
         ]
         lines += [f"  {'PASS' if ok else 'FAIL'}  {what}" for what, ok in self.checks.items()]
+        if self.advice and not self.passed:
+            lines += ["", *textwrap.wrap(f"What to fix: {self.advice}", width=96)]
         record = {"name": self.name, "passed": self.passed, "checks": self.checks}
+        if self.advice and not self.passed:
+            record["advice"] = self.advice
         return {"text/plain": "\n".join(lines), CHECK_MIME_TYPE: record}
 
 
-def report_check(name: str, checks: Mapping[str, object]) -> _Check:
+def report_check(name: str, checks: Mapping[str, object], advice: str | None = None) -> _Check:
     """The outcome of an exercise's checks; end the exercise's check cell with this call.
 
     The notebook shows one PASS/FAIL line per check; ``labkit grade`` reads the stored outcome
@@ -141,6 +147,8 @@ def report_check(name: str, checks: Mapping[str, object]) -> _Check:
         name: The exercise's name, as the rubric spells it (``"binarize"``).
         checks: ``{what is checked: whether it held}``, for example
             ``{"keeps the shape": result.shape == images.shape}``.
+        advice: What to fix, shown under a failed check (:func:`labkit.check_exercise` names
+            the mistake it recognised here).
 
     Raises:
         ValueError: ``name`` is empty, or ``checks`` is empty or holds a non-boolean.
@@ -158,8 +166,10 @@ def report_check(name: str, checks: Mapping[str, object]) -> _Check:
                 f"({type(held).__name__}); compare explicitly, e.g. np.allclose(a, b)."
             )
         plain[str(what)] = bool(held)
-    check = _Check(name.strip(), plain)
+    check = _Check(name.strip(), plain, advice)
     if not check.passed and os.environ.get(NBGRADER_EXECUTION_ENV):
         failed = "; ".join(what for what, held in plain.items() if not held)
-        raise AssertionError(f"exercise {check.name} fails: {failed}")
+        raise AssertionError(
+            f"exercise {check.name} fails: {failed}" + (f". {advice}" if advice else "")
+        )
     return check

@@ -7,8 +7,9 @@ cannot drift:
 * a code cell with ``### BEGIN SOLUTION`` is a **solution** cell: the student writes it; a
   Markdown cell with ``<!-- BEGIN SOLUTION -->`` is one too (for nbgrader a manually graded
   answer worth 0 points: the rubric's items score it in ``labkit grade``);
-* the code cell that calls ``labkit.report_check("NAME", ...)`` is the **grade** cell of the
-  rubric item whose check is ``exercise_passed`` for ``NAME``: locked, worth that item's points;
+* the code cell that calls ``labkit.check_exercise("NAME", ...)`` (or ``labkit.report_check``)
+  is the **grade** cell of the rubric item whose check is ``exercise_passed`` for ``NAME``:
+  locked, worth that item's points;
 * every other cell is **locked** (read-only), the ``labkit.report_results`` cell among them
   (``grade_id`` ``"results"``).
 
@@ -43,7 +44,7 @@ __all__ = [
 
 NBGRADER_SCHEMA_VERSION = 3
 RESULTS_CELL = "results"
-_REPORT_CHECK = re.compile(r"\breport_check\(\s*[\"']([^\"']+)[\"']")
+_REPORT_CHECK = re.compile(r"\b(?:report_check|check_exercise)\(\s*[\"']([^\"']+)[\"']")
 _REPORT_RESULTS = re.compile(r"\breport_results\(")
 _CODE_SOLUTION = re.compile(r"^\s*### BEGIN SOLUTION\b", re.MULTILINE)
 _MARKDOWN_SOLUTION = re.compile(r"^\s*<!--\s*BEGIN SOLUTION\s*-->", re.MULTILINE)
@@ -130,7 +131,7 @@ def tag_cells(notebook: dict, rubric: Rubric, name: str = "notebook") -> int:
     if unchecked:
         raise ValueError(
             f"{name}: {rubric.lab}'s rubric grades exercise(s) {', '.join(unchecked)}, but no "
-            "cell calls labkit.report_check with that name."
+            "cell calls labkit.check_exercise (or labkit.report_check) with that name."
         )
     # The lab's name travels with the notebook, so that a renamed submission is still graded
     # against this rubric (labkit_instructor.grading reads it).

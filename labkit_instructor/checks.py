@@ -7,6 +7,7 @@ of those cells, the grader gives the item no points (see ``labkit_instructor.cel
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -17,20 +18,22 @@ from labkit_instructor.release import ANSWER_PLACEHOLDER
 __all__ = ["CHECKS", "Check", "Outcome", "Submission", "clip"]
 
 FEEDBACK_CHARACTERS = 200  # error messages quoted in feedback are cut to this length
+ADVICE_CHARACTERS = 600  # a failed exercise's advice, or the numbers an Observation misses
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])-?\d+(?:\.\d+)?")
+_WRITTEN_NUMBER = re.compile(_NUMBER.pattern + r"(?:\s?(%))?")
 _FAILED_LINE = re.compile(r"\bFAIL\b")
 _PASSED_LINE = re.compile(r"\bPASS\b")
 
 
-def clip(text: str) -> str:
-    """``text`` on one line, cut to :data:`FEEDBACK_CHARACTERS`."""
+def clip(text: str, limit: int = FEEDBACK_CHARACTERS) -> str:
+    """``text`` on one line, cut to ``limit`` characters."""
     text = " ".join(str(text).split())
-    return text if len(text) <= FEEDBACK_CHARACTERS else text[: FEEDBACK_CHARACTERS - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass
@@ -224,23 +227,52 @@ def _section_written(submission: Submission, options: Mapping) -> Outcome:
     return True, f"the {name} section is written ({words} words)."
 
 
-def _section_states_result(submission: Submission, options: Mapping) -> Outcome:
-    name, result, decimals = options["section"], options["result"], options.get("decimals", 1)
+def _written_numbers(text: str) -> list[tuple[float, float]]:
+    """Each number in ``text`` as (value, half a unit of its last digit); 81% is 0.81."""
+    numbers = []
+    for match in _WRITTEN_NUMBER.finditer(text):
+        digits = match[0].rstrip("% ").replace(",", "")
+        decimals = len(digits.split(".")[1]) if "." in digits else 0
+        scale = 0.01 if match[1] else 1.0
+        numbers.append((float(digits) * scale, 0.5 * 10.0**-decimals * scale))
+    return numbers
+
+
+def _states(value: float, written: list[tuple[float, float]]) -> bool:
+    # A whole number must be written exactly. Otherwise any rounding with at least two
+    # significant digits counts, also of the Result table's own rounding (2 decimals, or 4
+    # significant digits below 1): 151.5 or 151 for 151.46, 0.0069 for 0.006924, 81% for
+    # 0.8098; never 150 or 0.007.
+    if float(value).is_integer():
+        return any(number == value for number, _ in written)
+    shown = 0.005 if abs(value) >= 1 else 0.5 * 10.0 ** (math.floor(math.log10(abs(value))) - 3)
+    return any(
+        abs(number - value) <= half_unit + shown and half_unit <= 0.05 * abs(value)
+        for number, half_unit in written
+    )
+
+
+def _section_states_results(submission: Submission, options: Mapping) -> Outcome:
+    name = options["section"]
     section = submission.section(name)
     if section is None:
         return False, f"no '{name}' section: keep the heading '## {name}' and write below it."
-    value = _result(submission, result)
-    if value is None:
-        return _missing_result(result)
-    text = _HTML_COMMENT.sub(" ", "\n".join(section.markdown))
-    # Any number written within rounding of the result counts: 151.5 or 151.46 for 151.4613.
-    tolerance = 0.5 * 10.0**-decimals + 1e-9
-    written = [float(number.replace(",", "")) for number in _NUMBER.findall(text)]
-    if any(abs(number - value) <= tolerance for number in written):
-        return True, f"the {name} section states {result} ({value:,.{decimals}f})."
-    return False, (
-        f"the {name} section does not state {result}, which the Result cell reports as "
-        f"{value:,.{decimals}f}: write the number you measured, to {decimals} decimal(s)."
+    if not submission.results:
+        return _missing_result("the lab's results")
+    numbers = {
+        result: value
+        for result in options.get("results", submission.results)
+        if (value := _result(submission, result)) is not None
+    }
+    written = _written_numbers(_HTML_COMMENT.sub(" ", "\n".join(section.markdown)))
+    missing = [result for result, value in numbers.items() if not _states(value, written)]
+    if not missing:
+        return True, f"the {name} section states all {len(numbers)} numbers of the Result cell."
+    listed = ", ".join(f"{result} ({_number(numbers[result])})" for result in missing)
+    return False, clip(
+        f"the {name} section does not state {len(missing)} of the {len(numbers)} numbers the "
+        f"Result cell reports: {listed}. Write each number you measured (rounding is fine).",
+        ADVICE_CHARACTERS,
     )
 
 
@@ -254,7 +286,9 @@ def _exercise_passed(submission: Submission, options: Mapping) -> Outcome:
         )
     failed = [what for what, held in record["checks"].items() if held is not True]
     if failed or not record["passed"]:
-        return False, f"exercise '{name}' fails: {clip('; '.join(failed) or 'see the notebook')}."
+        advice = f" {record['advice']}" if isinstance(record.get("advice"), str) else ""
+        failures = "; ".join(failed) or "see the notebook"
+        return False, clip(f"exercise '{name}' fails: {failures}.{advice}", ADVICE_CHARACTERS)
     return True, f"exercise '{name}' passes its {len(record['checks'])} checks."
 
 
@@ -280,6 +314,6 @@ CHECKS: dict[str, Check] = {
     "result_at_least": Check(_result_at_least, ("result", "min"), "results"),
     "result_decreased": Check(_result_decreased, ("first", "last"), "results"),
     "section_written": Check(_section_written, ("section", "min_words"), ""),
-    "section_states_result": Check(_section_states_result, ("section", "result"), "results"),
+    "section_states_results": Check(_section_states_results, ("section",), "results"),
     "exercise_passed": Check(_exercise_passed, ("exercise",), "check"),
 }

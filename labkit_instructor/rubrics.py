@@ -92,10 +92,10 @@ def _rubric_item(path: Path, lab: str, item: object) -> RubricItem:
         value = item.get(name, 0)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{where}: {name!r} must be a number. Received: {value!r}.")
-    decimals = item.get("decimals", 1)
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 6:
+    results = item.get("results", [])
+    if not isinstance(results, list) or not all(isinstance(name, str) for name in results):
         raise ValueError(
-            f"{where}: 'decimals' must be a whole number from 0 to 6. Received: {decimals!r}."
+            f"{where}: 'results' must be a list of result names. Received: {results!r}."
         )
     sections = item.get("sections", [])
     if not isinstance(sections, list) or not all(isinstance(name, str) for name in sections):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit_instructor import load_rubrics
 from labkit_instructor.cli import main
 
 
@@ -51,6 +52,7 @@ def test_python_dash_m_shows_usage():
 
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+LAB_03_POINTS = f"{load_rubrics()['03_vae'].max_points:g}"  # what a full marks copy earns
 
 
 def test_grade_writes_a_table_csv_and_feedback_and_goes_on_past_bad_files(tmp_path, capsys):
@@ -76,21 +78,21 @@ def test_grade_writes_a_table_csv_and_feedback_and_goes_on_past_bad_files(tmp_pa
 
     assert status == 0  # low grades and bad files are results, not usage errors
     printed = capsys.readouterr().out
-    assert "Grading 3 notebook(s)" in printed and "15/15" in printed
+    assert "Grading 3 notebook(s)" in printed and f"{LAB_03_POINTS}/{LAB_03_POINTS}" in printed
     with (tmp_path / "grades.csv").open(newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     assert [Path(row["notebook"]).parent.name for row in rows] == ["alice", "bob", "carol"]
     alice, bob, carol = rows
     assert [row["student_id"] for row in rows] == ["alice", "bob", "carol"]
-    assert alice["total"] == alice["max"] == "15" and alice["exercise_negative_elbo"] == "3"
+    assert alice["total"] == alice["max"] == LAB_03_POINTS and alice["exercise_sampling"] == "5"
     assert alice["percent"] == "100.0"
     assert bob["status"].startswith("not graded: the file is not a notebook: it is not valid JSON")
     assert "format version 3" in carol["status"] and carol["total"] == ""
     feedback = sorted(path.name for path in (tmp_path / "feedback").iterdir())
     assert feedback == ["alice__03_vae.txt", "bob__03_vae.txt", "carol__03_vae.txt"]
-    assert "15 of 15 points" in (tmp_path / "feedback" / "alice__03_vae.txt").read_text(
-        encoding="utf-8"
-    )
+    assert f"{LAB_03_POINTS} of {LAB_03_POINTS} points" in (
+        tmp_path / "feedback" / "alice__03_vae.txt"
+    ).read_text(encoding="utf-8")
     assert {path: path.read_bytes() for path in submissions.rglob("*.ipynb")} == before
 
 
@@ -151,7 +153,8 @@ def test_labkit_grade_starts_without_tensorflow():
     printed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert "15/15 points" in printed and printed.strip().endswith("[]")
+    assert f"{LAB_03_POINTS}/{LAB_03_POINTS} points" in printed
+    assert printed.strip().endswith("[]")
 
 
 def test_the_command_names_the_data_variable_as_labkit_does():
