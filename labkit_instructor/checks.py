@@ -27,6 +27,7 @@ _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])-?\d+(?:\.\d+)?")
 _WRITTEN_NUMBER = re.compile(_NUMBER.pattern + r"(?:\s?(%))?")
 _FAILED_LINE = re.compile(r"\bFAIL\b")
+GRADED_NOTE = "*Graded:"  # a line of the lab's that tells the student how a section is graded
 _PASSED_LINE = re.compile(r"\bPASS\b")
 
 
@@ -213,12 +214,18 @@ def _result_decreased(submission: Submission, options: Mapping) -> Outcome:
     return False, f"the loss did not fall: {first:.4g} in the first epoch, {last:.4g} in the last."
 
 
+def _students_words(section: _Section) -> str:
+    """A section's text without comments and without the lab's own "*Graded: ...*" line."""
+    lines = [line for line in section.markdown if not line.lstrip().startswith(GRADED_NOTE)]
+    return _HTML_COMMENT.sub(" ", "\n".join(lines))
+
+
 def _section_written(submission: Submission, options: Mapping) -> Outcome:
     name, min_words = options["section"], options["min_words"]
     section = submission.section(name)
     if section is None:
         return False, f"no '{name}' section: keep the heading '## {name}' and write below it."
-    text = _HTML_COMMENT.sub(" ", "\n".join(section.markdown))
+    text = _students_words(section)
     if ANSWER_PLACEHOLDER in text:
         return False, f"the {name} section still holds the placeholder '{ANSWER_PLACEHOLDER}'."
     words = len(_WORD.findall(text))
@@ -264,7 +271,7 @@ def _section_states_results(submission: Submission, options: Mapping) -> Outcome
         for result in options.get("results", submission.results)
         if (value := _result(submission, result)) is not None
     }
-    written = _written_numbers(_HTML_COMMENT.sub(" ", "\n".join(section.markdown)))
+    written = _written_numbers(_students_words(section))
     missing = [result for result, value in numbers.items() if not _states(value, written)]
     if not missing:
         return True, f"the {name} section states all {len(numbers)} numbers of the Result cell."

@@ -83,6 +83,31 @@ def _numpy_noise_once(self, inputs, training=None):
     return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
 
+def _numpy_noise_each_call(self, inputs, training=None):
+    z_mean, z_log_var = inputs
+    epsilon = np.random.standard_normal(tuple(z_mean.shape)).astype("float32")
+    return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+
+def _one_epsilon_per_row(self, inputs, training=None):
+    z_mean, z_log_var = inputs
+    seed = self.seed_generator if training else labkit.EVALUATION_SEED
+    epsilon = keras.random.normal((ops.shape(z_mean)[0], 1), seed=seed)
+    return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+
+def _sorted_noise(self, inputs, training=None):
+    z_mean, z_log_var = inputs
+    return z_mean + ops.exp(0.5 * z_log_var) * ops.sort(self.noise(z_mean, training), axis=0)
+
+
+def _uniform_noise(self, inputs, training=None):
+    z_mean, z_log_var = inputs
+    seed = self.seed_generator if training else labkit.EVALUATION_SEED
+    epsilon = keras.random.uniform(ops.shape(z_mean), -(3**0.5), 3**0.5, seed=seed)
+    return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+
 def _new_noise_when_evaluating(self, inputs, training=None):
     z_mean, z_log_var = inputs
     epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
@@ -124,9 +149,13 @@ def test_the_instructors_sampling_layer_passes(seed, hidden):
         (_no_mean, "centred on 0, not on z_mean"),
         (_square_root_of_log_var, "NaN or infinite"),
         (_numpy_noise_once, "the same noise on two training calls"),
+        (_numpy_noise_each_call, "fails when compiled as fit() compiles it"),
+        (_one_epsilon_per_row, "correlated, across the latent dimensions"),
+        (_sorted_noise, "not independent from one row to the next"),
+        (_uniform_noise, "not normal"),
         (_new_noise_when_evaluating, "Two evaluation calls gave different codes"),
         (_mean_when_evaluating, "When training is False your layer returns z_mean"),
-        (_through_numpy, "No gradient reaches z_mean or z_log_var"),
+        (_through_numpy, "fails when compiled as fit() compiles it"),
         (_unsolved, "Not written yet"),
     ],
     ids=lambda value: value.__name__.strip("_") if callable(value) else None,
@@ -263,6 +292,27 @@ def _summed_over_the_batch(self, images, training=False):
     return _losses(ops.sum(cross_entropy), ops.sum(kl))
 
 
+def _training_not_passed_on(self, images, training=False):
+    z_mean, z_log_var, z = self.encoder(images)
+    cross_entropy = ops.binary_crossentropy(images, self.decoder(z))
+    kl = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+    return _losses(ops.mean(ops.sum(cross_entropy, axis=-1)), ops.mean(ops.sum(kl, axis=-1)))
+
+
+def _kl_without_gradient(self, images, training=False):
+    _, _, cross_entropy, kl = self.terms(images, training)
+    kl_loss = ops.stop_gradient(ops.mean(ops.sum(kl, axis=-1)))
+    return _losses(ops.mean(ops.sum(cross_entropy, axis=-1)), kl_loss)
+
+
+def _decoder_fed_a_stopped_z(self, images, training=False):
+    z_mean, z_log_var, z = self.encoder(images, training=training)
+    reconstruction = self.decoder(ops.stop_gradient(z), training=training)
+    cross_entropy = ops.binary_crossentropy(images, reconstruction)
+    kl = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+    return _losses(ops.mean(ops.sum(cross_entropy, axis=-1)), ops.mean(ops.sum(kl, axis=-1)))
+
+
 def _other_names(self, images, training=False):
     losses = VAE.compute_losses(self, images, training)
     return {"total": losses["loss"], "reconstruction": losses["reconstruction_loss"]}
@@ -294,7 +344,10 @@ def test_the_instructors_loss_and_test_step_pass(seed, hidden):
         (_no_kl, "Your kl_loss is 0"),
         (_summed_over_the_batch, "sums over the images"),
         (_other_names, "Return a dict with the keys"),
-        (_constant_losses, "The first check that fails: reconstruction_loss of each image"),
+        (_training_not_passed_on, "Pass training=training to self.encoder and self.decoder"),
+        (_kl_without_gradient, "its KL term passes no gradient"),
+        (_decoder_fed_a_stopped_z, "No gradient reaches the encoder or the decoder"),
+        (_constant_losses, "No gradient reaches the encoder or the decoder"),
         (_unsolved, "Not written yet"),
     ],
     ids=lambda value: value.__name__.strip("_") if callable(value) else None,
@@ -318,6 +371,12 @@ def _trackers_not_updated(self, images):
     return self.compute_losses(images)
 
 
+def _optimizer_stepped_with_zeros(self, images):
+    zeros = [ops.zeros_like(weight) for weight in self.trainable_weights]
+    self.optimizer.apply_gradients(zip(zeros, self.trainable_weights, strict=True))
+    return self.update_trackers(self.compute_losses(images, training=False))
+
+
 def _nothing_returned(self, images):
     self.update_trackers(self.compute_losses(images))
 
@@ -329,6 +388,7 @@ def _nothing_returned(self, images):
         (_training_noise, "call compute_losses with training=False"),
         (_trackers_not_updated, "evaluate reported 0: update the trackers"),
         (_nothing_returned, "test_step must return the trackers' results"),
+        (_optimizer_stepped_with_zeros, "changed the optimizer's state"),
         (_unsolved, "Not written yet"),
     ],
     ids=lambda value: value.__name__.strip("_") if callable(value) else None,
@@ -337,6 +397,12 @@ def test_each_test_step_mistake_fails_with_its_own_advice(test_step, advice):
     check = labkit.check_exercise("test_step", _vae(test_step=test_step), seed=0)
     assert not check.passed
     assert advice in check.advice, check.advice
+
+
+def test_the_test_step_check_does_not_depend_on_the_students_loss():
+    # A right test_step is not failed for Exercise 1b's stub: the check brings its own loss.
+    check = labkit.check_exercise("test_step", _vae(compute_losses=_unsolved), seed=0)
+    assert check.passed, check.advice
 
 
 # --- The framework ------------------------------------------------------------------------

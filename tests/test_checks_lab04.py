@@ -114,13 +114,43 @@ def _centred_in_place(codes, num_samples, rng):
     )
 
 
+def _bootstrap(codes, num_samples, rng):
+    return codes[rng.integers(len(codes), size=num_samples)]
+
+
+def _uniform_noise(codes, num_samples, rng):
+    factor = np.linalg.cholesky(np.cov(codes, rowvar=False))
+    noise = rng.uniform(-np.sqrt(3), np.sqrt(3), (num_samples, codes.shape[1]))  # variance 1
+    return codes.mean(axis=0) + noise @ factor.T
+
+
+def _antithetic(codes, num_samples, rng):
+    mean = codes.mean(axis=0)
+    half = rng.multivariate_normal(mean, np.cov(codes, rowvar=False), size=num_samples // 2)
+    return np.concatenate([half, 2 * mean - half])
+
+
+def _antithetic_pairs(codes, num_samples, rng):
+    mean = codes.mean(axis=0)
+    half = rng.multivariate_normal(mean, np.cov(codes, rowvar=False), size=num_samples // 2)
+    return np.stack([half, 2 * mean - half], axis=1).reshape(num_samples, -1)
+
+
+def _float32_by_hand(codes, num_samples, rng):
+    """Also right: in float32, as labkit.encode's codes are."""
+    codes = codes.astype(np.float32)
+    factor = np.linalg.cholesky(np.cov(codes, rowvar=False)).astype(np.float32)
+    noise = rng.standard_normal((num_samples, codes.shape[1]), dtype=np.float32)
+    return codes.mean(axis=0) + noise @ factor.T
+
+
 def _stub(codes, num_samples, rng):
     raise NotImplementedError("Exercise 1a: fit a Gaussian to the codes and draw from it")
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("hidden", [False, True])
-@pytest.mark.parametrize("answer", [sample_from_fitted_gaussian, _by_hand])
+@pytest.mark.parametrize("answer", [sample_from_fitted_gaussian, _by_hand, _float32_by_hand])
 def test_fitted_gaussian_passes_right_answers(answer, hidden, seed):
     check = labkit.check_exercise("fitted_gaussian", answer, hidden=hidden, seed=seed)
     assert check.passed, (check.checks, check.advice)
@@ -144,6 +174,10 @@ FITTED_GAUSSIAN_MISTAKES = [
     (_global_random_state, "same seed gave different draws"),
     (_fixed_seed_inside, "same rng gave the same draws"),
     (_centred_in_place, "changed codes in place"),
+    (_bootstrap, "do not resample the codes"),
+    (_uniform_noise, "draw standard normal noise"),
+    (_antithetic, "Make each draw independent"),
+    (_antithetic_pairs, "Make each draw independent"),
     (_stub, "Not written yet"),
 ]
 
@@ -168,6 +202,16 @@ def fraction_within(codes, radius):
 def _numpy_mean(codes, radius):
     """Also right: NumPy's float64 is a float."""
     return np.mean(np.sqrt(np.sum(codes**2, axis=1)) <= radius)
+
+
+def _in_float32(codes, radius):
+    """Also right: in float32, as labkit.encode returns the codes."""
+    return float(np.mean(np.linalg.norm(codes.astype(np.float32), axis=1) <= radius))
+
+
+def _squared_radius(codes, radius):
+    """Also right: squared distance against the squared radius."""
+    return float(np.mean(np.sum(codes**2, axis=1) <= radius**2))
 
 
 def _strict(codes, radius):
@@ -225,7 +269,7 @@ def _fraction_stub(codes, radius):
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("hidden", [False, True])
-@pytest.mark.parametrize("answer", [fraction_within, _numpy_mean])
+@pytest.mark.parametrize("answer", [fraction_within, _numpy_mean, _in_float32, _squared_radius])
 def test_fraction_within_passes_right_answers(answer, hidden, seed):
     check = labkit.check_exercise("fraction_within", answer, hidden=hidden, seed=seed)
     assert check.passed, (check.checks, check.advice)
@@ -258,12 +302,14 @@ def test_fraction_within_names_each_mistake(answer, advice, hidden):
 
 
 def test_fraction_within_tests_the_boundary_exactly():
-    """Codes at distance exactly radius are drawn, and both sides of it, 1e-9 away."""
+    """Codes at distance exactly radius are drawn, and both sides of it, 1e-4 of it away."""
     for seed in SEEDS:
         inputs = labkit.checks.EXERCISES["fraction_within"].draw(np.random.default_rng(seed), True)
         distance = np.linalg.norm(inputs["codes"], axis=1)
         assert np.sum(distance == inputs["radius"]) >= 6
-        assert np.any((distance > inputs["radius"]) & (distance < inputs["radius"] * (1 + 1e-8)))
+        radius = inputs["radius"]
+        assert np.any((distance > radius) & (distance < radius * (1 + 2e-4)))
+        assert np.any((distance < radius) & (distance > radius * (1 - 2e-4)))
 
 
 @pytest.mark.parametrize(

@@ -204,6 +204,31 @@ def _the_kits_loss(self, images, training=False):
     return super(type(self), self).compute_losses(images, training)
 
 
+def _beta_only_when_evaluating(self, images, training=False):
+    reconstruction_loss, kl_loss = _terms(self, images, training)
+    beta = 1.0 if training else self.beta
+    return {
+        "loss": reconstruction_loss + beta * kl_loss,
+        "reconstruction_loss": reconstruction_loss,
+        "kl_loss": kl_loss,
+    }
+
+
+def _kl_without_gradient(self, images, training=False):
+    reconstruction_loss, kl_loss = _terms(self, images, training)
+    return {
+        "loss": reconstruction_loss + self.beta * ops.stop_gradient(kl_loss),
+        "reconstruction_loss": reconstruction_loss,
+        "kl_loss": kl_loss,
+    }
+
+
+def _the_kits_loss_through_the_class(self, images, training=False):
+    z_mean, z_log_var, z = self.encoder(images, training=training)
+    reconstruction = self.decoder(z, training=training)
+    return labkit.VAE._negative_elbo(self, images, reconstruction, z_mean, z_log_var)
+
+
 def _unsolved(self, images, training=False):
     raise NotImplementedError("Exercise 1: Lab 03's losses with the KL weighted by self.beta")
 
@@ -234,6 +259,9 @@ def test_the_instructors_beta_loss_passes(seed, hidden):
         (_other_names, "Return a dict with the keys"),
         (_mixing_weight, "The first check that fails: loss of each image"),
         (_the_kits_loss, "calls labkit.VAE's own"),
+        (_the_kits_loss_through_the_class, "calls labkit.VAE's own"),
+        (_beta_only_when_evaluating, "With training=True your losses differ"),
+        (_kl_without_gradient, "its KL term passes no gradient"),
         (_unsolved, "Not written yet"),
     ],
     ids=lambda value: value.__name__.strip("_") if callable(value) else None,

@@ -271,3 +271,66 @@ def test_training_always_true_fails():
     check = check_exercise("conditional_inputs", vae_class, seed=0)
     assert not check.passed
     assert "Pass training=training" in check.advice
+
+
+def test_the_large_batch_line_is_there():
+    check = check_exercise("conditional_inputs", ConditionalVAE, seed=0)
+    assert "on a batch of 128 images, compute_losses and call give each image its own label" in (
+        check.checks
+    )
+
+
+class LabelDroppedInLargeBatches(ConditionalVAE):
+    """Passes the labels on small batches only, as an attack on 6- and 10-image checks."""
+
+    def compute_losses(self, inputs, training=False):
+        images, labels = inputs
+        z_mean, z_log_var, z = self.encoder([images, labels], training=training)
+        kept = labels if ops.shape(labels)[0] <= 16 else ops.zeros_like(labels)
+        reconstruction = self.decoder([z, kept], training=training)
+        return _negative_elbo(images, reconstruction, z_mean, z_log_var)
+
+    def call(self, inputs, training=None):
+        images, labels = inputs
+        _, _, z = self.encoder([images, labels], training=training)
+        kept = labels if ops.shape(labels)[0] <= 16 else ops.zeros_like(labels)
+        return self.decoder([z, kept], training=training)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("hidden", [False, True])
+def test_a_label_dropped_in_large_batches_fails(seed, hidden):
+    check = check_exercise(
+        "conditional_inputs", LabelDroppedInLargeBatches, seed=seed, hidden=hidden
+    )
+    assert not check.passed
+    assert "On a batch of 128 images your decoder did not get the labels" in check.advice
+
+
+class LabelDropout(ConditionalVAE):
+    """Zeroes about 10% of the labels while training (label dropout)."""
+
+    def compute_losses(self, inputs, training=False):
+        images, labels = inputs
+        if training:
+            keep = ops.cast(keras.random.uniform((ops.shape(labels)[0], 1)) > 0.1, labels.dtype)
+            labels = labels * keep
+        z_mean, z_log_var, z = self.encoder([images, labels], training=training)
+        reconstruction = self.decoder([z, labels], training=training)
+        return _negative_elbo(images, reconstruction, z_mean, z_log_var)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("hidden", [False, True])
+def test_label_dropout_while_training_fails(seed, hidden):
+    check = check_exercise("conditional_inputs", LabelDropout, seed=seed, hidden=hidden)
+    assert not check.passed
+    assert "zeroed while training" in check.advice or "did not get the labels" in check.advice
+
+
+def test_training_passed_to_the_encoder_only_fails():
+    vae_class = _losses_with(_encode, lambda self, z, m, y, t: self.decoder([z, y]))
+    for seed in SEEDS:
+        check = check_exercise("conditional_inputs", vae_class, seed=seed, hidden=seed == 1)
+        assert not check.passed
+        assert "Pass training=training" in check.advice

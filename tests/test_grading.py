@@ -315,3 +315,17 @@ def test_find_submissions_searches_folders_and_skips_checkpoints(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="No notebooks"):
         labkit_instructor.find_submissions([tmp_path / "empty"])
+
+
+def test_the_labs_graded_note_is_not_counted_as_the_students_words(tmp_path, rubrics):
+    notebook = _read("03_vae.ipynb")
+    index = _cell_index(notebook, "## Observations")
+    note = next(
+        line
+        for line in _source(notebook["cells"][index]).splitlines()
+        if line.startswith("*Graded:")
+    )
+    notebook["cells"][index]["source"] = f"## Observations\n\n{note}\n\nToo short to count."
+    report = labkit_instructor.grade_notebook(_write(tmp_path, "03_vae.ipynb", notebook), rubrics)
+    item = next(item for item in report.items if item.id == "observations")
+    assert item.points == 0 and "has 4 words" in item.feedback, item.feedback

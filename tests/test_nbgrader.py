@@ -100,7 +100,7 @@ def test_generate_assignment_hides_solutions_and_hidden_tests(gradebook):
     correct, _, _ = LABS[gradebook["lab"]]
     assert "NotImplementedError" in released and "YOUR ANSWER HERE" in released
     assert correct not in released
-    assert "HIDDEN TESTS" not in released and "hidden = True" not in released
+    assert "HIDDEN TESTS" not in released and "the grader's copy runs them" not in released
 
 
 def test_autograde_scores_each_graded_part_as_the_rubric_and_labkit_grade_do(gradebook):

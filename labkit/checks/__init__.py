@@ -19,6 +19,7 @@ import secrets
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -118,7 +119,11 @@ _KERAS_WRAPPING = re.compile(
 
 
 def _message(error: Exception) -> str:
-    return " ".join(_KERAS_WRAPPING.sub(" ", _ANSI.sub("", str(error))).split())
+    """The error's own words, without Keras's wrapping or TensorFlow's traced frames."""
+    text = _ANSI.sub("", str(error))
+    if "in user code:" in text:  # a traced function's error: its last line says what happened
+        text = text.strip().splitlines()[-1]
+    return " ".join(_KERAS_WRAPPING.sub(" ", text).split())
 
 
 def _raised(error: Exception) -> Verdict:
@@ -128,11 +133,19 @@ def _raised(error: Exception) -> Verdict:
             f"Not written yet: replace the line `raise NotImplementedError(...)` with your "
             f"code ({_message(error)}), run that cell, then this one.",
         )
-    frame = traceback.extract_tb(error.__traceback__)[-1]
+    # The line of the student's own code: the last frame outside the installed packages and
+    # outside labkit (a notebook cell, or a module of theirs).
+    package = str(Path(__file__).resolve().parent.parent)
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if "-packages" not in frame.filename and not frame.filename.startswith(package)
+    ]
+    where = f" (line {frames[-1].lineno} of {frames[-1].name})" if frames else ""
     return Verdict(
         {"the answer runs on the check's inputs": False},
-        f"Your code raised {type(error).__name__}: {_message(error)} (line {frame.lineno} of "
-        f"{frame.name}). Fix it, run that cell again, then this one.",
+        f"Your code raised {type(error).__name__}: {_message(error)}{where}. Fix it, run that "
+        "cell again, then this one.",
     )
 
 

@@ -15,6 +15,7 @@ from labkit.checks import (
     _close,
     _exercise,
     _first,
+    _message,
     _numpy,
 )
 
@@ -56,7 +57,39 @@ def _run_sampling(inputs: Inputs, sampling_class) -> Answers:
     gradients = tape.gradient(total, [z_mean, z_log_var])
     answers["z"] = _numpy(z)
     answers["gradients"] = [None if g is None else _numpy(g) for g in gradients]
+    # As fit() runs it: compiled once for batches of any size, then called twice.
+    spec = tf.TensorSpec([None, inputs["z_mean"].shape[1]], "float32")
+    compiled = tf.function(lambda a, b: layer([a, b], training=True), input_signature=[spec] * 2)
+    try:
+        answers["compiled"] = [_numpy(compiled(*pair)) for _ in range(2)]
+    except Exception as error:  # NumPy on symbolic tensors, or a fixed batch size
+        answers["compiled"] = None
+        answers["compiled_error"] = f"{type(error).__name__}: {_message(error)}"
     return answers
+
+
+def _noise_is_standard_normal(noise: np.ndarray) -> dict:
+    """Whether noise (draws x dimensions) looks like independent N(0, 1) draws: its skewness and
+    kurtosis, and its correlations between dimensions, between one row and the next, and between
+    the first and the second half of the rows, each within STANDARD_ERRORS standard errors."""
+    n, bound = len(noise), STANDARD_ERRORS / np.sqrt(len(noise))
+    standard = (noise - noise.mean(axis=0)) / noise.std(axis=0)
+    half = n // 2
+    between = np.corrcoef(standard, rowvar=False)[np.triu_indices(noise.shape[1], 1)]
+    return {
+        "normal": bool(
+            np.all(np.abs((standard**3).mean(axis=0)) <= STANDARD_ERRORS * np.sqrt(6 / n))
+            and np.all(np.abs((standard**4).mean(axis=0) - 3) <= STANDARD_ERRORS * np.sqrt(24 / n))
+        ),
+        "dimensions": bool(np.all(np.abs(between) <= bound)),
+        "rows": bool(
+            np.all(np.abs((standard[1:] * standard[:-1]).mean(axis=0)) <= bound)
+            and np.all(
+                np.abs((standard[:half] * standard[half : 2 * half]).mean(axis=0))
+                <= STANDARD_ERRORS / np.sqrt(half)
+            )
+        ),
+    }
 
 
 def _variance_ratio_is(variance: np.ndarray, expected: np.ndarray) -> bool:
@@ -79,6 +112,13 @@ def _judge_sampling(inputs: Inputs, answers: Answers) -> Verdict:
     gradient_mean, gradient_log_var = answers["gradients"]
     z, z_mean = answers["z"], inputs["gradient_mean"]
     sigma_epsilon = z - z_mean  # = sigma * epsilon for a correct layer
+    compiled = answers["compiled"]
+    compiled_error = answers.get("compiled_error")
+    fresh_when_compiled = compiled is not None and not np.allclose(*compiled)
+    if shaped and draws_var.min() > 0:
+        noise = _noise_is_standard_normal((first - mean) / sigma)
+    else:
+        noise = {"normal": False, "dimensions": False, "rows": False}
     checks = {
         "one code per row, the shape of z_mean, all finite": shaped,
         f"the mean of {SAMPLING_DRAWS:,} draws is z_mean (within {STANDARD_ERRORS} standard "
@@ -87,9 +127,11 @@ def _judge_sampling(inputs: Inputs, answers: Answers) -> Verdict:
         f"{STANDARD_ERRORS} standard errors)": bool(
             np.all(np.abs(draws_var / sigma**2 - 1) <= STANDARD_ERRORS * variance_error)
         ),
-        "new noise on every training call": shaped
+        "the noise is standard normal, independent across rows and dimensions": all(noise.values()),
+        "new noise on every training call, also when compiled as fit() compiles it": shaped
         and second.shape == shape
-        and not np.allclose(first, second),
+        and not np.allclose(first, second)
+        and fresh_when_compiled,
         "the same noise on every evaluation call (training=False)": evaluation_shaped
         and bool(np.array_equal(evaluation[0], evaluation[1])),
         "evaluation draws have the same mean and spread": evaluation_shaped
@@ -157,6 +199,33 @@ def _judge_sampling(inputs: Inputs, answers: Answers) -> Verdict:
                 "NumPy or in __init__.",
             ),
             (
+                compiled_error is not None,
+                f"Your layer fails when compiled as fit() compiles it ({compiled_error}): compute "
+                "z with keras.ops and keras.random on the inputs, not NumPy, and take the shape "
+                "with ops.shape(z_mean) (the batch size is unknown then).",
+            ),
+            (
+                compiled is not None and np.allclose(*compiled),
+                "Compiled as fit() compiles it, your layer gave the same noise on two calls: "
+                "NumPy's random numbers are drawn once, when TensorFlow traces the function. "
+                "Draw epsilon with keras.random.normal(..., seed=self.seed_generator).",
+            ),
+            (
+                not noise["rows"],
+                "Your noise is not independent from one row to the next (sorted, mirrored or "
+                "reused?): draw a new keras.random.normal value for every row.",
+            ),
+            (
+                not noise["dimensions"],
+                "Your noise is the same, or correlated, across the latent dimensions of a row: "
+                "draw epsilon with z_mean's whole shape, keras.random.normal(ops.shape(z_mean)).",
+            ),
+            (
+                not noise["normal"],
+                "Your noise has variance 1 but is not normal (uniform, or +-1?): draw it with "
+                "keras.random.normal.",
+            ),
+            (
                 evaluation_shaped and not np.array_equal(*evaluation),
                 "Two evaluation calls gave "
                 "different codes: when training is False, draw the noise with the fixed seed "
@@ -202,23 +271,104 @@ def _draw_loss(rng: np.random.Generator, hidden: bool) -> Inputs:
 
 
 def _stand_ins(inputs: Inputs) -> tuple:
-    """An encoder and a decoder whose outputs the check can compute by hand."""
+    """An encoder and a decoder whose outputs the check can compute by hand.
+
+    Their matrices are weights, so that the loss's gradients can be compared, and each keeps the
+    ``training`` flag of every call in ``trainings``.
+    """
     from labkit.backend import keras
 
     ops = keras.ops
 
-    class StandInEncoder(keras.layers.Layer):
+    class StandIn(keras.layers.Layer):
+        def __init__(self, names: tuple, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.trainings = []
+            for name in names:
+                weight = self.add_weight(shape=inputs[name].shape, initializer="zeros", name=name)
+                weight.assign(inputs[name])
+                setattr(self, name, weight)
+
+    class StandInEncoder(StandIn):
         def call(self, images, training=None):
-            z_mean = ops.matmul(images, inputs["to_mean"])
-            z_log_var = ops.matmul(images, inputs["to_log_var"])
-            noise = ops.matmul(images, inputs["to_noise"])
+            self.trainings.append(training)
+            z_mean = ops.matmul(images, self.to_mean)
+            z_log_var = ops.matmul(images, self.to_log_var)
+            noise = ops.matmul(images, self.to_noise)
             return [z_mean, z_log_var, z_mean + ops.exp(0.5 * z_log_var) * noise]
 
-    class StandInDecoder(keras.layers.Layer):
+    class StandInDecoder(StandIn):
         def call(self, z, training=None):
-            return ops.sigmoid(ops.matmul(z, inputs["weights"]) + inputs["bias"])
+            self.trainings.append(training)
+            return ops.sigmoid(ops.matmul(z, self.weights_) + self.bias_)
 
-    return StandInEncoder(name="encoder"), StandInDecoder(name="decoder")
+    encoder = StandInEncoder(("to_mean", "to_log_var", "to_noise"), name="encoder")
+    decoder = StandInDecoder((), name="decoder")
+    for name in ("weights", "bias"):  # Layer has a `weights` property: stored as weights_, bias_
+        weight = decoder.add_weight(shape=inputs[name].shape, initializer="zeros", name=name)
+        weight.assign(inputs[name])
+        setattr(decoder, f"{name}_", weight)
+    return encoder, decoder
+
+
+def _elbo(encoder, decoder, images, beta: float = 1.0, terms: str = "both"):
+    """The reference loss in Keras, for the gradients: ``terms`` is "both", "reconstruction" or
+    "kl" (the gradient a loss would have with the other term cut off)."""
+    from labkit.backend import keras
+
+    ops = keras.ops
+    z_mean, z_log_var, z = encoder(images, training=True)
+    reconstruction = ops.mean(
+        ops.sum(ops.binary_crossentropy(images, decoder(z, training=True)), axis=-1)
+    )
+    kl = ops.mean(-0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1))
+    return {"both": reconstruction + beta * kl, "reconstruction": reconstruction, "kl": beta * kl}[
+        terms
+    ]
+
+
+def _gradients(encoder, decoder, loss) -> list:
+    """The gradients of ``loss()`` with respect to the stand-ins' weights (None where none)."""
+    from labkit.backend import tf
+
+    variables = [*encoder.trainable_variables, *decoder.trainable_variables]
+    with tf.GradientTape() as tape:
+        value = loss()
+    return [None if g is None else _numpy(g) for g in tape.gradient(value, variables)]
+
+
+def _training_answers(inputs: Inputs, make_model, beta: float = 1.0) -> Answers:
+    """A model's losses and gradients with ``training=True``, the flags its encoder and decoder
+    got, and the reference gradients (the ELBO's, and each term's alone)."""
+    from labkit.backend import keras
+
+    ops = keras.ops
+    encoder, decoder = _stand_ins(inputs)
+    model = make_model(encoder, decoder)
+    images = inputs["images"]
+    found = {}
+
+    def loss():
+        result = model.compute_losses(images, training=True)
+        found.update(_losses(result))
+        return result["loss"] if "loss" in result else 0.0 * ops.sum(images)
+
+    gradients = _gradients(encoder, decoder, loss)
+    flags = {"encoder": encoder.trainings[-1:], "decoder": decoder.trainings[-1:]}
+    reference = {
+        terms: _gradients(
+            encoder, decoder, lambda t=terms: _elbo(encoder, decoder, images, beta, t)
+        )
+        for terms in ("both", "reconstruction", "kl")
+    }
+    return {"losses": found, "gradients": gradients, "flags": flags, "reference": reference}
+
+
+def _same_gradients(found: list, expected: list) -> bool:
+    return all(
+        f is not None and np.allclose(f, e, rtol=1e-3, atol=1e-4 * np.abs(e).max() + 1e-8)
+        for f, e in zip(found, expected, strict=True)
+    )
 
 
 LOSS_NAMES = ("loss", "reconstruction_loss", "kl_loss")
@@ -237,6 +387,7 @@ def _run_loss(inputs: Inputs, vae_class) -> Answers:
     return {
         "batch": _losses(model.compute_losses(images)),
         "each": [_losses(model.compute_losses(images[i : i + 1])) for i in range(len(images))],
+        "training": _training_answers(inputs, vae_class),
     }
 
 
@@ -291,6 +442,10 @@ def _judge_loss(inputs: Inputs, answers: Answers) -> Verdict:
         and _close(batch.get("kl_loss"), ref_kl.mean())
         and _close(batch.get("loss"), (ref_reconstruction + ref_kl).mean()),
     }
+    training_checks, training_mistakes = _judge_training(
+        answers["training"], reference, "loss = reconstruction_loss + kl_loss", all(checks.values())
+    )
+    checks.update(training_checks)
     batch_kl = batch.get("kl_loss", np.nan)
     batch_reconstruction = batch.get("reconstruction_loss", np.nan)
     return _first(
@@ -343,10 +498,66 @@ def _judge_loss(inputs: Inputs, answers: Answers) -> Verdict:
                 "On a batch your losses are sums over the "
                 "images: average them with ops.mean, so the loss is in nats per image.",
             ),
+            *training_mistakes,
         ],
         "Follow the pseudo-code: cross-entropy summed over pixels plus the closed-form KL "
         "summed over latent dimensions, each averaged over the images.",
     )
+
+
+def _judge_training(
+    answers: Answers, reference: dict, fix: str, evaluated_right: bool, beta: float = 1.0
+) -> tuple:
+    """The checks of a loss computed with ``training=True`` (its values, the flags the encoder
+    and the decoder got, its gradients) and the mistakes they recognise: Labs 03 and 05."""
+    losses, flags, gradients = answers["losses"], answers["flags"], answers["gradients"]
+    expected = {
+        "reconstruction_loss": reference["reconstruction"].mean(),
+        "kl_loss": reference["kl"].mean(),
+        "loss": (reference["reconstruction"] + beta * reference["kl"]).mean(),
+    }
+    passed_on = flags["encoder"] == [True] and flags["decoder"] == [True]
+    same = all(name in losses and _close(losses[name], expected[name]) for name in expected)
+    right_gradients = _same_gradients(gradients, answers["reference"]["both"])
+    checks = {
+        "with training=True: the same losses, and training passed to the encoder and decoder": (
+            passed_on and same
+        ),
+        "the loss's gradients reach the encoder and the decoder as the ELBO's do": right_gradients,
+    }
+    mistakes = [
+        (
+            not passed_on and bool(flags["encoder"]) and bool(flags["decoder"]),
+            "Pass training=training to self.encoder and self.decoder: in fit() they otherwise "
+            "get training=None, and the Sampling layer draws the same evaluation noise for "
+            "every batch.",
+        ),
+        (
+            evaluated_right and not same,
+            "With training=True your losses differ from those with training=False on the same "
+            f"network: compute the same loss whatever training is, {fix}.",
+        ),
+        (
+            any(g is None for g in gradients),
+            "No gradient reaches the encoder or the decoder: compute the losses with keras.ops on "
+            "their outputs (no NumPy, no ops.stop_gradient).",
+        ),
+        (
+            evaluated_right
+            and same
+            and _same_gradients(gradients, answers["reference"]["reconstruction"]),
+            "Your loss has the right values, but its KL term passes no gradient (an "
+            "ops.stop_gradient, or a value computed outside keras.ops): training would ignore "
+            "the prior.",
+        ),
+        (
+            evaluated_right and same and not right_gradients,
+            "Your loss has the right values but not the ELBO's gradients: something cuts a path "
+            "from the loss to the encoder or the decoder (ops.stop_gradient, a NumPy "
+            "conversion, a constant). Compute every term with keras.ops on their outputs.",
+        ),
+    ]
+    return checks, mistakes
 
 
 # --- Lab 03: test_step ----------------------------------------------------------------------
@@ -365,11 +576,15 @@ def _run_test_step(inputs: Inputs, vae_class) -> Answers:
     reference = labkit.build_vae(latent_dim=2, hidden_dims=(16,), seed=inputs["seed"])
     weights = np.random.default_rng(inputs["seed"])
     reference.set_weights([weights.normal(0, 0.1, w.shape) for w in reference.get_weights()])
-    model = vae_class(reference.encoder, reference.decoder)
+    # The kit's loss in place of the student's compute_losses: this check is test_step's alone.
+    probe = type(vae_class.__name__, (vae_class,), {"compute_losses": _kit_losses})
+    model = probe(reference.encoder, reference.decoder)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.05), jit_compile=False)
+    model.optimizer.build(model.trainable_variables)
     images = inputs["images"]
     half = len(images) // 2
     before = [w.copy() for w in model.get_weights()]
+    optimizer_before = [_numpy(v) for v in model.optimizer.variables]
     halves = [_losses(model.compute_losses(part)) for part in (images[:half], images[half:])]
     returned = model.test_step(ops.convert_to_tensor(images[:half]))
     if not isinstance(returned, Mapping) or not returned:
@@ -380,10 +595,35 @@ def _run_test_step(inputs: Inputs, vae_class) -> Answers:
     batches = labkit.image_batches(images, half)  # two batches: val_loss is their mean
     evaluated = [model.evaluate(batches, verbose=0, return_dict=True) for _ in range(2)]
     after = model.get_weights()
+    optimizer_after = [_numpy(v) for v in model.optimizer.variables]
     return {
         "expected": {name: np.mean([part.get(name) for part in halves]) for name in halves[0]},
         "evaluated": [{k: float(v) for k, v in e.items()} for e in evaluated],
         "unchanged": all(np.array_equal(b, a) for b, a in zip(before, after, strict=True)),
+        "optimizer_unchanged": len(optimizer_before) == len(optimizer_after)
+        and all(
+            np.array_equal(b, a) for b, a in zip(optimizer_before, optimizer_after, strict=True)
+        ),
+    }
+
+
+def _kit_losses(self, images, training=False) -> dict:
+    """Lab 03's compute_losses as the instructor writes it (the test_step check's own)."""
+    from labkit.backend import keras
+
+    ops = keras.ops
+    z_mean, z_log_var, z = self.encoder(images, training=training)
+    reconstruction = self.decoder(z, training=training)
+    reconstruction_loss = ops.mean(
+        ops.sum(ops.binary_crossentropy(images, reconstruction), axis=-1)
+    )
+    kl_loss = ops.mean(
+        -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+    )
+    return {
+        "loss": reconstruction_loss + kl_loss,
+        "reconstruction_loss": reconstruction_loss,
+        "kl_loss": kl_loss,
     }
 
 
@@ -399,7 +639,8 @@ def _judge_test_step(inputs: Inputs, answers: Answers) -> Verdict:
 
     checks = {
         "evaluate reports loss, reconstruction_loss and kl_loss": reported,
-        "no weight changes": answers["unchanged"],
+        "no change to the weights or to the optimizer's state": answers["unchanged"]
+        and answers["optimizer_unchanged"],
         "val_loss is the mean of compute_losses(training=False) over the batches, same weights": (
             answers["unchanged"] and matches(first)
         ),
@@ -409,6 +650,12 @@ def _judge_test_step(inputs: Inputs, answers: Answers) -> Verdict:
     return _first(
         checks,
         [
+            (
+                answers["unchanged"] and not answers["optimizer_unchanged"],
+                "Your test_step changed the optimizer's state (its step count or moments), "
+                "though not the weights: it must not call the optimizer at all. Return "
+                "self.update_trackers(self.compute_losses(images, training=False)).",
+            ),
             (
                 not answers["unchanged"],
                 "Your test_step changed the weights: it must not "

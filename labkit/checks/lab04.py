@@ -15,6 +15,7 @@ from labkit.checks import (
 )
 
 FITTED_DRAWS = 20_000  # draws per call in the check of sample_from_fitted_gaussian
+NEAR = 1e-4  # how far, relative to the radius, the near-boundary codes of fraction_within lie
 # The messages of numpy's multivariate_normal when the mean or covariance has the wrong shape.
 _SHAPE_ERRORS = ("same length", "mean must be 1 dimensional", "cov must be 2 dimensional")
 
@@ -76,6 +77,31 @@ def _moments_are(draws: np.ndarray, mean: np.ndarray, covariance: np.ndarray) ->
     )
 
 
+def _whitened(draws: np.ndarray, mean: np.ndarray, cholesky: np.ndarray) -> np.ndarray:
+    """The draws mapped by the codes' fit onto standard normal noise: solve L w = draw - mean."""
+    return np.linalg.solve(cholesky, (draws - mean).T).T
+
+
+def _copied_fraction(draws: np.ndarray, codes: np.ndarray) -> float:
+    """The fraction of draws equal (in float32, as the codes are) to one of the codes."""
+    known = {row.tobytes() for row in codes.astype(np.float32)}
+    return float(np.mean([row.tobytes() in known for row in draws.astype(np.float32)]))
+
+
+def _excess_kurtosis(whitened: np.ndarray) -> np.ndarray:
+    """Each column's excess kurtosis (0 for a Gaussian; standard error sqrt(24 / n))."""
+    centred = whitened - whitened.mean(axis=0)
+    return np.mean(centred**4, axis=0) / np.mean(centred**2, axis=0) ** 2 - 3
+
+
+def _correlations(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Every column of ``first`` with every column of ``second``, row by row: their correlations
+    (standard error 1 / sqrt(rows) each when the rows are independent)."""
+    first = (first - first.mean(axis=0)) / first.std(axis=0)
+    second = (second - second.mean(axis=0)) / second.std(axis=0)
+    return first.T @ second / len(first)
+
+
 def _matrix_square_root(covariance: np.ndarray) -> np.ndarray:
     values, vectors = np.linalg.eigh(covariance)
     return vectors @ np.diag(np.sqrt(np.clip(values, 0, None))) @ vectors.T
@@ -100,12 +126,35 @@ def _judge_fitted_gaussian(inputs: Inputs, answers: Answers) -> Verdict:
     cholesky = np.linalg.cholesky(covariance)
     same_seed = shaped and bool(np.array_equal(draws, answers["repeated"]))
     new_draws = shaped and not np.array_equal(draws, answers["second"])
+    copied = _copied_fraction(draws, codes) if shaped else 0.0
+    gaussian = independent = False
+    if shaped:
+        whitened = _whitened(draws, mean, cholesky)
+        half = num_samples // 2
+        gaussian = bool(
+            np.all(
+                np.abs(_excess_kurtosis(whitened)) <= STANDARD_ERRORS * np.sqrt(24 / num_samples)
+            )
+        )
+        halves = _correlations(whitened[:half], whitened[half : 2 * half])
+        lagged = _correlations(whitened[:-1], whitened[1:])
+        independent = bool(
+            np.all(np.abs(halves) <= STANDARD_ERRORS / np.sqrt(half))
+            and np.all(np.abs(lagged) <= STANDARD_ERRORS / np.sqrt(num_samples - 1))
+        )
     checks = {
         "returns num_samples rows (one code per draw) of latent_dim columns, all finite": shaped,
         f"the draws' mean is the codes' mean (within {STANDARD_ERRORS} standard errors, "
         f"{FITTED_DRAWS:,} draws)": mean_right,
         "the draws' covariance is the codes' covariance, correlations included (within "
         f"{STANDARD_ERRORS} standard errors)": covariance_right,
+        "the draws are new codes, not copies of the given codes": shaped and copied <= 0.01,
+        "the draws are Gaussian (each whitened dimension's excess kurtosis within "
+        f"{STANDARD_ERRORS} standard errors of 0)": gaussian,
+        "the draws are independent of each other (no correlation between the first and second "
+        f"halves, nor between consecutive draws, within {STANDARD_ERRORS} standard errors)": (
+            independent
+        ),
         "the same seed gives the same draws: every random number comes from rng": same_seed,
         "a second call with the same rng gives new draws": new_draws,
         "leaves codes unchanged": bool(answers.get("unchanged", False)),
@@ -196,6 +245,24 @@ def _judge_fitted_gaussian(inputs: Inputs, answers: Answers) -> Verdict:
                 "Your draws are centred on 0: add the codes' mean, codes.mean(axis=0).",
             ),
             (
+                shaped and copied > 0.01,
+                f"{copied:.0%} of your draws are copies of the given codes: you resampled the "
+                "codes (a bootstrap), which only replays the training codes. Draw new codes from "
+                f"the fitted Gaussian, rng.{fit}; do not resample the codes.",
+            ),
+            (
+                shaped and not gaussian,
+                "Your draws are not Gaussian (their whitened coordinates' kurtosis is not a "
+                "normal distribution's): draw standard normal noise, rng.standard_normal, not "
+                f"uniform or other noise, before scaling it; or draw with rng.{fit}.",
+            ),
+            (
+                shaped and not independent,
+                "Your draws are not independent of each other: some are mirrors or copies of "
+                "others (antithetic draws, or a repeated block). Make each draw independent: "
+                f"draw all num_samples at once, rng.{fit}.",
+            ),
+            (
                 not same_seed,
                 "Two generators with the same seed gave different draws: draw every "
                 "random number from the argument rng (rng.multivariate_normal or "
@@ -222,7 +289,11 @@ def _draw_fraction_within(rng: np.random.Generator, hidden: bool) -> Inputs:
         row[first], row[second] = rng.choice([-1.0, 1.0], 2) * [3 * unit, 4 * unit]
     boundary[0] = 0
     boundary[0, rng.integers(latent_dim)] = rng.choice([-1.0, 1.0]) * radius
-    near = np.concatenate([boundary[:3] * (1 + 1e-9), boundary[3:] * (1 - 1e-9)])
+    # Random codes nearer the radius than float32 resolves are moved well out of it.
+    distance = np.linalg.norm(codes, axis=1, keepdims=True)
+    codes = np.where(np.abs(distance / radius - 1) < NEAR, codes * 1.01, codes)
+    # Just outside and just inside: 1e-4 of the radius, which float32 codes keep apart.
+    near = np.concatenate([boundary[:3] * (1 + NEAR), boundary[3:] * (1 - NEAR)])
     codes = np.concatenate([codes, boundary, near])
     return {"codes": codes[rng.permutation(len(codes))], "radius": radius}
 

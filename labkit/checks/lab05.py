@@ -12,7 +12,15 @@ from labkit.checks import (
     _exercise,
     _first,
 )
-from labkit.checks.lab03 import LOSS_NAMES, _draw_loss, _losses, _reference_losses, _stand_ins
+from labkit.checks.lab03 import (
+    LOSS_NAMES,
+    _draw_loss,
+    _judge_training,
+    _losses,
+    _reference_losses,
+    _stand_ins,
+    _training_answers,
+)
 
 
 def _draw_beta_loss(rng: np.random.Generator, hidden: bool) -> Inputs:
@@ -37,27 +45,35 @@ def _run_beta_loss(inputs: Inputs, beta_vae_class) -> Answers:
 
     images = inputs["images"]
     by_beta = []
-    for beta in inputs["betas"]:
-        encoder, decoder = _stand_ins(inputs)
-        model = beta_vae_class(encoder, decoder, beta=float(beta))
-        # labkit.VAE.compute_losses computes the weighted loss through _negative_elbo: shadowed
-        # on this instance, a call to it tells that the answer did not compute the loss itself.
-        if getattr(type(model), "_negative_elbo", None) is VAE._negative_elbo:
-            object.__setattr__(model, "_negative_elbo", _kit_loss_called)
-        try:
-            by_beta.append(
-                {
-                    "batch": _losses(model.compute_losses(images)),
-                    "each": [
-                        _losses(model.compute_losses(images[i : i + 1])) for i in range(len(images))
-                    ],
-                }
-            )
-        except _KitLossCalled:
-            return {"kit_loss": True, "by_beta": []}
-        except ZeroDivisionError:  # 1 / self.beta at beta = 0: judged on the other betas
-            by_beta.append(None)
-    return {"kit_loss": False, "by_beta": by_beta}
+    # labkit.VAE computes the weighted loss through _negative_elbo: replaced while the answer
+    # runs, a call to it (super().compute_losses, or the class's own) tells that the answer did
+    # not compute the loss itself.
+    kits_loss, VAE._negative_elbo = VAE._negative_elbo, _kit_loss_called
+    try:
+        for beta in inputs["betas"]:
+            encoder, decoder = _stand_ins(inputs)
+            model = beta_vae_class(encoder, decoder, beta=float(beta))
+            try:
+                by_beta.append(
+                    {
+                        "batch": _losses(model.compute_losses(images)),
+                        "each": [
+                            _losses(model.compute_losses(images[i : i + 1]))
+                            for i in range(len(images))
+                        ],
+                    }
+                )
+            except ZeroDivisionError:  # 1 / self.beta at beta = 0: judged on the other betas
+                by_beta.append(None)
+        beta = float(inputs["betas"][2])  # more than 1: the weight shows in the gradients
+        training = _training_answers(
+            inputs, lambda encoder, decoder: beta_vae_class(encoder, decoder, beta=beta), beta
+        )
+    except _KitLossCalled:
+        return {"kit_loss": True, "by_beta": []}
+    finally:
+        VAE._negative_elbo = kits_loss
+    return {"kit_loss": False, "by_beta": by_beta, "training": training}
 
 
 @_exercise("beta_loss", _draw_beta_loss, _run_beta_loss)
@@ -112,6 +128,10 @@ def _judge_beta_loss(inputs: Inputs, answers: Answers) -> Verdict:
         and all(_close(batch(name), per_image(name).mean(axis=1)) for name in LOSS_NAMES),
     }
     fix = "loss = reconstruction_loss + self.beta * kl_loss."
+    training_checks, training_mistakes = _judge_training(
+        answers["training"], reference, fix, all(checks.values()), beta=float(betas[2])
+    )
+    checks.update(training_checks)
     return _first(
         checks,
         [
@@ -181,6 +201,7 @@ def _judge_beta_loss(inputs: Inputs, answers: Answers) -> Verdict:
                 "On a batch your losses are sums over the images: average them with ops.mean, "
                 "so that they are in nats per image.",
             ),
+            *training_mistakes,
         ],
         "Compute Lab 03's two terms (cross-entropy summed over the pixels, closed-form KL "
         f"summed over the latent dimensions, each averaged over the images); then {fix}",

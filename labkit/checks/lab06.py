@@ -1,4 +1,9 @@
-"""Lab 06's check: the conditional VAE's inputs (``conditional_inputs``), on Lab 03's stand-ins."""
+"""Lab 06's check: the conditional VAE's inputs (``conditional_inputs``), on Lab 03's stand-ins.
+
+The stand-ins here run through NumPy, so this check tests values only, not gradients: a
+``stop_gradient`` on z or on the KL is Lab 03's check's job (its stand-ins are Keras weights and
+it compares the loss's gradients), not this one's.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from labkit.checks.lab03 import LOSS_NAMES, _draw_loss, _losses, _reference_loss
 
 _NUM_CLASSES = 10  # the one-hot label's length
 _IMAGE_PIXELS = 784
+_LARGE_BATCH = 128  # the lab trains on batches of 128 to 250: an answer that drops a label there
 
 
 def _draw_conditional(rng: np.random.Generator, hidden: bool) -> Inputs:
@@ -38,6 +44,21 @@ def _draw_conditional(rng: np.random.Generator, hidden: bool) -> Inputs:
             0, 0.5 / np.sqrt(latent_dim), (_NUM_CLASSES, latent_dim, num_pixels)
         ),
         "label_bias": rng.normal(0, 0.5, (_NUM_CLASSES, num_pixels)),
+        # A batch of the lab's size (labels repeat), drawn last so the small batch stays the same.
+        **_draw_large_batch(rng),
+    }
+
+
+def _draw_large_batch(rng: np.random.Generator) -> Inputs:
+    images = rng.random((_LARGE_BATCH, _IMAGE_PIXELS))
+    images[rng.random(images.shape) < 0.6] = 0.0
+    images[rng.random(images.shape) < 0.1] = 1.0
+    digits = np.concatenate(
+        [rng.permutation(_NUM_CLASSES), rng.integers(0, _NUM_CLASSES, _LARGE_BATCH - _NUM_CLASSES)]
+    )
+    return {
+        "large_images": images.astype(np.float32),
+        "large_labels": np.eye(_NUM_CLASSES, dtype=np.float32)[rng.permutation(digits)],
     }
 
 
@@ -68,6 +89,13 @@ def _conditional_stand_ins(inputs: Inputs, log: list) -> tuple:
     from labkit.backend import keras
 
     latent_dim = inputs["to_mean"].shape[1]
+    weights_of: dict = {}  # the weights of each label seen, so a batch of 128 stays fast
+
+    def for_label(one_hot) -> Inputs:
+        key = None if one_hot is None else np.asarray(one_hot).tobytes()
+        if key not in weights_of:
+            weights_of[key] = _for_label(inputs, one_hot)
+        return weights_of[key]
 
     def parts_of(received) -> list:
         items = received if isinstance(received, list | tuple) else [received]
@@ -85,7 +113,7 @@ def _conditional_stand_ins(inputs: Inputs, log: list) -> tuple:
             images, label = _split(parts, _IMAGE_PIXELS, len(parts[0]))
 
             def encode(image, one_hot):
-                w = _for_label(inputs, one_hot)
+                w = for_label(one_hot)
                 z_mean, z_log_var = image @ w["to_mean"], image @ w["to_log_var"]
                 return np.concatenate(
                     [z_mean, z_log_var, z_mean + np.exp(0.5 * z_log_var) * (image @ w["to_noise"])]
@@ -102,7 +130,7 @@ def _conditional_stand_ins(inputs: Inputs, log: list) -> tuple:
             z, label = _split(parts, latent_dim, len(parts[0]))
 
             def decode(code, one_hot):
-                w = _for_label(inputs, one_hot)
+                w = for_label(one_hot)
                 return 1 / (1 + np.exp(-(code @ w["weights"] + w["bias"])))
 
             probabilities = per_row(parts, z, label, decode, _IMAGE_PIXELS).astype(np.float32)
@@ -128,15 +156,35 @@ def _attempt(log: list, action) -> dict:
     return {"result": result, "error": error, "log": list(log)}
 
 
-def _reference_reconstructions(inputs: Inputs) -> np.ndarray:
+def _reference_reconstructions(inputs: Inputs, images=None, labels=None) -> np.ndarray:
     """What call should return: each image decoded from its own z with its own label."""
-    rows = []
-    for image, label in zip(inputs["images"].astype(np.float64), inputs["labels"], strict=True):
-        w = _for_label(inputs, label)
-        z_mean, z_log_var = image @ w["to_mean"], image @ w["to_log_var"]
-        z = z_mean + np.exp(0.5 * z_log_var) * (image @ w["to_noise"])
-        rows.append(1 / (1 + np.exp(-(z @ w["weights"] + w["bias"]))))
-    return np.array(rows)
+    images = inputs["images"] if images is None else images
+    labels = inputs["labels"] if labels is None else labels
+    rows = np.zeros(images.shape)
+    for digit in range(_NUM_CLASSES):  # the images of one label at a time, in float64
+        mine = labels[:, digit] == 1
+        w = _for_label(inputs, np.eye(_NUM_CLASSES)[digit])
+        x = images[mine].astype(np.float64)
+        z_mean, z_log_var = x @ w["to_mean"], x @ w["to_log_var"]
+        z = z_mean + np.exp(0.5 * z_log_var) * (x @ w["to_noise"])
+        rows[mine] = 1 / (1 + np.exp(-(z @ w["weights"] + w["bias"])))
+    return rows
+
+
+def _reference_large(inputs: Inputs) -> dict:
+    """The batch means of the losses on the large batch, each image with its own label."""
+    images, labels = inputs["large_images"], inputs["large_labels"]
+    reconstruction, kl = np.zeros(len(images)), np.zeros(len(images))
+    for digit in range(_NUM_CLASSES):
+        mine = labels[:, digit] == 1
+        mine_inputs = {**_for_label(inputs, np.eye(_NUM_CLASSES)[digit]), "images": images[mine]}
+        reference = _reference_losses(mine_inputs)
+        reconstruction[mine], kl[mine] = reference["reconstruction"], reference["kl"]
+    return {
+        "reconstruction_loss": reconstruction.mean(),
+        "kl_loss": kl.mean(),
+        "loss": (reconstruction + kl).mean(),
+    }
 
 
 def _run_conditional(inputs: Inputs, vae_class) -> Answers:
@@ -156,7 +204,14 @@ def _run_conditional(inputs: Inputs, vae_class) -> Answers:
         _attempt(log, lambda i=i: _losses(model.compute_losses(one(i)))) for i in range(len(images))
     ]
     called = _attempt(log, lambda: _numpy(model(pair, training=False)))
-    return {"batch": batch, "each": each, "call": called}
+    large = tuple(ops.convert_to_tensor(inputs[k]) for k in ("large_images", "large_labels"))
+    return {
+        "batch": batch,
+        "each": each,
+        "call": called,
+        "large": _attempt(log, lambda: _losses(model.compute_losses(large, training=True))),
+        "large_call": _attempt(log, lambda: _numpy(model(large, training=False))),
+    }
 
 
 def _fed(entries: list, by: str, expected: np.ndarray, labels: np.ndarray, z_mean=None) -> str:
@@ -203,7 +258,8 @@ _CONDITIONAL_ADVICE = {
     "(batch, 10): the pair already holds one-hot rows (image_batches made them); pass them as "
     "they are, not as digits and not one-hot again.",
     ("encoder", "other_labels"): "Your {where} gives the encoder other labels than the images' "
-    "own (rows in another order, or other values): pass the labels of the pair unchanged.",
+    "own (rows in another order, or other values, such as labels dropped or zeroed while "
+    "training): pass the labels of the pair unchanged.",
     ("encoder", "wrong_first"): "Your {where} gives the encoder something else than the images: "
     "its first input is the images of the pair, unchanged.",
     ("encoder", "not_called"): "Your {where} never calls self.encoder: encode the pair with "
@@ -217,7 +273,8 @@ _CONDITIONAL_ADVICE = {
     ("decoder", "label_shape"): "Your {where} gives the decoder labels of another shape than "
     "(batch, 10): pass the pair's one-hot rows as they are.",
     ("decoder", "other_labels"): "Your {where} gives the decoder the labels of other images "
-    "(shuffled, reversed or repeated rows, or other values): give each code its own image's "
+    "(shuffled, reversed or repeated rows, or other values, such as labels dropped or zeroed "
+    "while training): give each code its own image's "
     "one-hot label, the labels of the pair unchanged.",
     ("decoder", "z_mean"): "Your {where} decodes z_mean: decode the sample z (the encoder's "
     "third output), as Lab 03's VAE does; the ELBO is estimated with a sample of q(z | x, y).",
@@ -256,6 +313,21 @@ def _judge_conditional(inputs: Inputs, answers: Answers) -> Verdict:
     evaluating = [e["training"] for attempt in each for e in attempt["log"]]
     expected_call = _reference_reconstructions(inputs)
     call_result = called["result"]
+    large_images, large_labels = inputs["large_images"], inputs["large_labels"]
+    large, large_call = answers["large"], answers["large_call"]
+    fed_large = _inputs_fed(large, large_images, large_labels)
+    fed_large_call = _inputs_fed(large_call, large_images, large_labels)
+    ref_large = _reference_large(inputs)
+    large_losses = large["result"] or {}
+    large_ok = (
+        fed_large == ("ok", "ok")
+        and fed_large_call == ("ok", "ok")
+        and all(_close(large_losses.get(name), ref_large[name]) for name in LOSS_NAMES)
+        and large_call["result"] is not None
+        and _close(
+            large_call["result"], _reference_reconstructions(inputs, large_images, large_labels)
+        )
+    )
     checks = {
         "compute_losses gives the encoder the list [images, labels] of the pair": fed[0] == "ok",
         "compute_losses gives the decoder the list [z, labels], z the encoder's sample": fed[1]
@@ -279,6 +351,8 @@ def _judge_conditional(inputs: Inputs, answers: Answers) -> Verdict:
         == ("ok", "ok")
         and call_result is not None
         and _close(call_result, expected_call),
+        f"on a batch of {_LARGE_BATCH} images, compute_losses and call give each image its own "
+        "label": large_ok,
     }
     structural = [
         (fed[0] != "ok", ("encoder", fed[0]), "compute_losses"),
@@ -291,6 +365,24 @@ def _judge_conditional(inputs: Inputs, answers: Answers) -> Verdict:
         for wrong, key, where in structural
         if key in _CONDITIONAL_ADVICE
     ]
+    for part, index in (("encoder", 0), ("decoder", 1)):
+        dropped = [
+            where
+            for where, fed_here in (
+                ("compute_losses (training=True)", fed_large),
+                ("call (training=False)", fed_large_call),
+            )
+            if fed_here[index] in ("no_label", "label_shape", "other_labels")
+        ]
+        mistakes.append(
+            (
+                bool(dropped),
+                f"On a batch of {_LARGE_BATCH} images your {part} did not get the labels of the "
+                f"pair, unchanged, in {' and '.join(dropped)}: whatever the batch size, and "
+                "while training too (no label dropout, no zeroed or replaced rows), give "
+                f"self.{part} each image's own one-hot label.",
+            )
+        )
     mistakes += [
         (
             batch["error"] is not None,
