@@ -166,3 +166,36 @@ def test_the_drawn_images_hold_the_edge_cases():
         assert np.all(pixels[:, 3] < threshold)
     assert inputs["hidden_images"].shape[1:] == (28, 28)
     assert inputs["hidden_images"].dtype == np.float64
+
+
+def _float32_first(images, threshold=0.5):
+    images = np.asarray(images, np.float32)
+    return (images >= threshold).astype(np.float32)
+
+
+def _writes_into_float64_input(images, threshold=0.5):
+    x = np.asarray(images, np.float64)  # no copy when the input is float64 already
+    x[:] = x >= threshold
+    return x.astype(np.float32)
+
+
+def _writes_into_input_at_the_default(images, threshold=0.5):
+    if threshold == 0.5:
+        images[:] = images >= threshold
+        return images.astype(np.float32)
+    return (images >= threshold).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_converting_to_float32_first_is_right(seed):
+    for hidden in (False, True):
+        assert labkit.check_exercise("binarize", _float32_first, hidden=hidden, seed=seed).passed
+
+
+@pytest.mark.parametrize(
+    "answer, hidden",
+    [(_writes_into_float64_input, True), (_writes_into_input_at_the_default, False)],
+)
+def test_writing_into_any_input_is_named(answer, hidden):
+    check = labkit.check_exercise("binarize", answer, hidden=hidden, seed=0)
+    assert not check.passed and "You wrote into `images`" in check.advice, check.advice

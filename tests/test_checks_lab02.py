@@ -260,3 +260,26 @@ def test_a_mistake_that_is_none_of_these_gets_the_first_failed_check():
     result = check(encoder=encoder)
     assert not result.passed
     assert "The first check that fails: parameter counts by the formula" in result.advice
+
+
+def _nested_encoder(num_pixels, hidden_dims, latent_dim):
+    image = keras.Input(shape=(num_pixels,), name="image")
+    block = keras.Sequential([Dense(units, activation="relu") for units in hidden_dims])
+    return keras.Model(image, Dense(latent_dim, name="code")(block(image)), name="encoder")
+
+
+def _nested_encoder_with_a_relu_code(num_pixels, hidden_dims, latent_dim):
+    image = keras.Input(shape=(num_pixels,), name="image")
+    block = keras.Sequential([Dense(units, activation="relu") for units in hidden_dims])
+    code = Dense(latent_dim, activation="relu", name="code")(block(image))
+    return keras.Model(image, code, name="encoder")
+
+
+@pytest.mark.parametrize("hidden", [False, True])
+def test_hidden_layers_in_a_nested_block_count(hidden):
+    # A right answer that builds its hidden layers as a keras.Sequential block passes; a
+    # mistake written the same way is still named.
+    for seed in SEEDS:
+        assert check(_nested_encoder, seed=seed, hidden=hidden).passed
+    wrong = check(_nested_encoder_with_a_relu_code, seed=0, hidden=hidden)
+    assert not wrong.passed and "Your code layer has a ReLU" in wrong.advice

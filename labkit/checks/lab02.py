@@ -65,6 +65,14 @@ def _draw_autoencoder(rng: np.random.Generator, hidden: bool) -> Inputs:
     }
 
 
+def _all_layers(model) -> list:
+    """The model's layers in order, those of nested models (a keras.Sequential block) included."""
+    layers = []
+    for layer in model.layers:
+        layers += _all_layers(layer) if hasattr(layer, "layers") else [layer]
+    return layers
+
+
 def _model_answers(model, name: str, inputs: np.ndarray, one_at_a_time: bool) -> Answers:
     """What the check needs of one model: its Dense layers, counts and outputs on ``inputs``."""
     from labkit.backend import keras
@@ -74,7 +82,7 @@ def _model_answers(model, name: str, inputs: np.ndarray, one_at_a_time: bool) ->
             f"the {name} must be a keras.Model with one input and one output, as "
             f"keras.Model(inputs, outputs, name={name!r}) builds. Received: {model!r}."
         )
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    dense = [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.Dense)]
     answers = {
         "input_shape": tuple(model.inputs[0].shape),
         "output_shape": tuple(model.outputs[0].shape),
