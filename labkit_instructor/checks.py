@@ -22,7 +22,7 @@ ADVICE_CHARACTERS = 600  # a failed exercise's advice, or the numbers an Observa
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_WORD = re.compile(r"[A-Za-z0-9]+")
+_WORD = re.compile(r"[^\W\d_]{2,}|[aAI]\b")  # words of letters: numbers are not words
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])-?\d+(?:\.\d+)?")
 _WRITTEN_NUMBER = re.compile(_NUMBER.pattern + r"(?:\s?(%))?")
@@ -230,7 +230,10 @@ def _section_written(submission: Submission, options: Mapping) -> Outcome:
         return False, f"the {name} section still holds the placeholder '{ANSWER_PLACEHOLDER}'."
     words = len(_WORD.findall(text))
     if words < min_words:
-        return False, f"the {name} section has {words} words; write at least {min_words}."
+        return False, (
+            f"the {name} section has {words} words (numbers not counted); write at least "
+            f"{min_words}."
+        )
     return True, f"the {name} section is written ({words} words)."
 
 
@@ -294,7 +297,11 @@ def _exercise_passed(submission: Submission, options: Mapping) -> Outcome:
     failed = [what for what, held in record["checks"].items() if held is not True]
     if failed or not record["passed"]:
         advice = f" {record['advice']}" if isinstance(record.get("advice"), str) else ""
-        failures = "; ".join(failed) or "see the notebook"
+        # Only the checks the student's own run showed are named: hidden ones are counted.
+        named = [what for what in failed if what in record.get("seen", failed)]
+        hidden = len(failed) - len(named)
+        failures = "; ".join(named + ([f"{hidden} hidden check(s)"] if hidden else []))
+        failures = failures or "see the notebook"
         return False, clip(f"exercise '{name}' fails: {failures}.{advice}", ADVICE_CHARACTERS)
     return True, f"exercise '{name}' passes its {len(record['checks'])} checks."
 

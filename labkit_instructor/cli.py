@@ -147,7 +147,32 @@ def _command_run(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _check_kernel_data() -> None:
+    """Stop before grading when the kernels would find no MNIST: every notebook would fail."""
+    from labkit_instructor.grading import _data_for_kernel  # imports labkit: --execute only
+
+    data = _data_for_kernel()
+    missing = [str(path) for path in data.values() if not path.exists()]
+    if data and not missing:
+        return
+    found = f"{DATA_DIR_ENV} names {missing[0]}, which does not exist" if missing else ""
+    found = found or f"{DATA_DIR_ENV} is not set and Keras's cache has no mnist.npz"
+    raise ValueError(
+        f"--execute runs the students' notebooks, which load MNIST, but {found}. Set "
+        f"{DATA_DIR_ENV} (or pass --data-dir PATH) to a folder of the MNIST files or an "
+        "mnist.npz, or run `labkit check` once to fill Keras's cache. Nothing was graded."
+    )
+
+
 def _command_grade(arguments: argparse.Namespace) -> int:
+    try:
+        return _grade(arguments)
+    except KeyboardInterrupt:
+        print("labkit grade: interrupted.", file=sys.stderr)
+        return 130
+
+
+def _grade(arguments: argparse.Namespace) -> int:
     sandbox = None
     if arguments.memory_mb is not None and (not arguments.execute or arguments.no_sandbox):
         raise ValueError(
@@ -164,6 +189,8 @@ def _command_grade(arguments: argparse.Namespace) -> int:
         from labkit_instructor.sandbox import check_sandbox  # needs nbclient: --execute only
 
         sandbox = check_sandbox()
+    if arguments.execute:
+        _check_kernel_data()
     grader = Grader(
         load_rubrics(arguments.rubric),
         arguments.source,
@@ -230,7 +257,8 @@ def add_instructor_commands(commands, data_dir_option: argparse.ArgumentParser) 
         help="grade students' notebooks (a line per notebook, CSV, feedback, Gradescope)",
         description="Grade students' lab notebooks against the kit's rubrics and the "
         "instructor's notebooks. The exit status is 0 whatever the grades; 2 means the command "
-        "could not grade at all (a wrong option, no sandbox, unreadable instructor notebooks).",
+        "could not grade (a wrong option, no sandbox, unreadable instructor notebooks, no MNIST "
+        "under --execute, the grader failed); 130 means it was interrupted (--resume goes on).",
     )
     grade.add_argument(
         "paths",
@@ -294,7 +322,8 @@ def add_instructor_commands(commands, data_dir_option: argparse.ArgumentParser) 
         "--gradescope",
         type=Path,
         metavar="FILE",
-        help="write Gradescope's results.json for these notebooks (one student's submission)",
+        help="write Gradescope's results.json for these notebooks (one student's submission; "
+        "a class is refused: use --csv)",
     )
     grade.add_argument(
         "--lab",

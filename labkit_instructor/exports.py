@@ -17,13 +17,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from labkit_instructor.grading import GradeReport
+from labkit_instructor.grading import GradeReport, ItemResult
 
 __all__ = [
     "CSV_COLUMNS_AFTER_ITEMS",
@@ -31,6 +32,7 @@ __all__ = [
     "StudentIds",
     "feedback_names",
     "gradescope_results",
+    "read_gradescope_reports",
     "write_gradescope",
 ]
 
@@ -56,9 +58,9 @@ class StudentIds:
     def __init__(
         self, paths: Sequence[Path], pattern: str | None = None, folders: Sequence[Path] = ()
     ) -> None:
-        resolved = [Path(path).resolve() for path in paths]
-        self.root = Path(os.path.commonpath([path.parent for path in resolved])) if paths else None
-        given = [Path(folder).resolve() for folder in folders if Path(folder).is_dir()]
+        absolute = [_absolute(path) for path in paths]
+        self.root = Path(os.path.commonpath([path.parent for path in absolute])) if paths else None
+        given = [_absolute(f) for f in folders if Path(f).is_dir() and not Path(f).is_symlink()]
         self.folders = given or ([self.root] if self.root else [])
         try:
             self.pattern = re.compile(pattern) if pattern else None
@@ -68,20 +70,32 @@ class StudentIds:
             ) from err
 
     def relative(self, path: Path) -> str:
-        resolved = Path(path).resolve()
-        return resolved.relative_to(self.root).as_posix() if self.root else resolved.name
+        absolute = _absolute(path)
+        return absolute.relative_to(self.root).as_posix() if self.root else absolute.name
+
+    def in_a_folder(self, path: Path) -> bool:
+        """Whether ``path`` lies in a folder below one of :attr:`folders` (named after it)."""
+        absolute = _absolute(path)
+        return any(absolute.parent != f and absolute.is_relative_to(f) for f in self.folders)
+
+    def names_a_student(self, path: Path) -> bool:
+        """Whether the id of ``path`` names a student (a pattern's or a folder's), not a file."""
+        return bool(self(path)) and (self.pattern is not None or self.in_a_folder(path))
 
     def __call__(self, path: Path) -> str:
         if self.pattern is None:
-            resolved = Path(path).resolve()
-            below = any(resolved.parent != f and resolved.is_relative_to(f) for f in self.folders)
-            return resolved.parent.name if below else resolved.stem
+            return _absolute(path).parent.name if self.in_a_folder(path) else Path(path).stem
         found = self.pattern.search(self.relative(path))
         if found is None:
             return ""
         if "id" in found.re.groupindex:
             return found["id"] or ""
         return (found[1] if found.re.groups else found[0]) or ""
+
+
+def _absolute(path: Path) -> Path:
+    # The submission's own path, made absolute without following links (never resolve()).
+    return Path(os.path.abspath(path))
 
 
 def _number(value: float) -> str:
@@ -164,11 +178,30 @@ def feedback_names(student_ids: StudentIds, paths: Sequence[Path]) -> list[str]:
 
 
 def write_gradescope(path: Path, reports: Sequence[GradeReport], output: str = "") -> None:
-    """Write :func:`gradescope_results` to ``path``, ``output`` first in its text."""
+    """Write :func:`gradescope_results` to ``path``, ``output`` first in its text.
+
+    ``extra_data`` keeps the reports, so that ``--resume`` can add to them.
+    """
     results = gradescope_results(reports)
     results["output"] = "\n".join(text for text in (output, results["output"]) if text)
+    results["extra_data"] = {"labkit_reports": [dataclasses.asdict(r) for r in reports]}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def read_gradescope_reports(path: Path) -> list[GradeReport]:
+    """The reports :func:`write_gradescope` kept in ``path`` (none if it has none)."""
+    try:
+        results = json.loads(Path(path).read_text(encoding="utf-8"))
+        records = results["extra_data"]["labkit_reports"]
+        return [_report(record) for record in records]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _report(record: dict) -> GradeReport:
+    items = [ItemResult(**item) for item in record.pop("items")]
+    return GradeReport(**{**record, "path": Path(record["path"]), "items": items})
 
 
 def gradescope_results(reports: Sequence[GradeReport]) -> dict:

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from pathlib import Path
 from labkit_instructor.cells import RESULTS_CELL, LabCell, LabTemplate, match, restore
 from labkit_instructor.checks import CHECKS, Submission, clip
 from labkit_instructor.limits import (
+    ANSWER_CHARACTERS,
     CELL_TIMEOUT_SECONDS,
     DEFAULT_MEMORY_MEGABYTES,
     MAX_NOTEBOOK_MEGABYTES,
@@ -60,6 +62,12 @@ __all__ = [
 ]
 
 _LAB_TITLE = re.compile(r"^#\s+Lab\s+(\d+)\b")
+# The lines the runner leaves where it cut a cell's output (runner.OUTPUT_DROPPED and
+# OUTPUT_TOO_LARGE).
+_DROPPED = re.compile(r"\[labkit: this cell sent an output over ([\d,]+) bytes")
+_CUT = re.compile(
+    r"\[labkit: this cell printed or displayed ([\d,]+) characters; the first ([\d,]+)"
+)
 
 
 @dataclass(frozen=True)
@@ -165,17 +173,19 @@ def _choose_rubric(
 def find_submissions(paths: Sequence[Path]) -> list[Path]:
     """The notebooks to grade: files as given, and every ``*.ipynb`` under each folder.
 
+    Links, given or met in a folder, are listed but never followed: grading refuses them.
+
     Raises:
         FileNotFoundError: A path does not exist, or the paths hold no notebook.
     """
+    from labkit_instructor.notebook_files import list_notebooks
+
     found: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            found += sorted(
-                notebook
-                for notebook in path.rglob("*.ipynb")
-                if not any(part.startswith(".") for part in notebook.relative_to(path).parts)
-            )
+        if path.is_symlink():
+            found.append(path)
+        elif path.is_dir():
+            found += list_notebooks(path)
         elif path.exists():
             found.append(path)
         else:
@@ -196,19 +206,20 @@ def kit_notebooks() -> Path | None:
     return None
 
 
-def _truncate_outputs(notebook: dict) -> list[str]:
-    """Cut each cell's printed text to OUTPUT_CHARACTERS; say which cells were cut."""
+def _output_notes(notebook: dict) -> list[str]:
+    """Which cells printed or displayed more than their limit (the runner cut them)."""
     notes = []
     for index, cell in enumerate(notebook["cells"], start=1):
         for output in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
-            text = output.get("text") if output.get("output_type") == "stream" else None
-            text = multiline_text(text)
-            if len(text) > OUTPUT_CHARACTERS:
-                output["text"] = text[:OUTPUT_CHARACTERS]
+            text = multiline_text(output.get("text"))
+            cut, dropped = _CUT.match(text), _DROPPED.match(text)
+            if output.get("output_type") == "stream" and cut:
                 notes.append(
-                    f"cell {index} printed {len(text):,} characters; the grader kept the first "
-                    f"{OUTPUT_CHARACTERS:,}"
+                    f"cell {index} printed or displayed {cut[1]} characters; the grader kept the "
+                    f"first {cut[2]}"
                 )
+            elif output.get("output_type") == "stream" and dropped:
+                notes.append(f"cell {index} sent an output over {dropped[1]} bytes: dropped unread")
     return notes
 
 
@@ -279,6 +290,7 @@ class Grader:
         self.cell_timeout = cell_timeout
         self.total_timeout = total_timeout
         self.max_megabytes = max_megabytes
+        self._lock, self._data = threading.Lock(), None
 
     def grade(self, path: Path) -> GradeReport:
         """Grade one student's notebook. Never raises for a bad file: the report says why."""
@@ -299,11 +311,16 @@ class Grader:
         rubric = _choose_rubric(report.path, notebook, self.rubrics, self.lab)
         report.lab, report.max_points = rubric.lab, rubric.max_points
         template = self.templates[rubric.lab]
+        seen = _check_names(notebook)  # what the student's own check cells showed them
+        judged: dict[str, dict] = {}
+        measured: dict[str, tuple] = {}  # result -> (value, None) or (None, why)
         if self.execute:
             notebook, found = restore(template, notebook)
             report.notes = found.notes(restored=True)
-            report.execution_note = self._run(notebook)
-            report.notes += _truncate_outputs(notebook)
+            judged, measured, report.execution_note = self._run_and_judge(
+                template, rubric, notebook
+            )
+            report.notes += _output_notes(notebook)
             # Every locked cell in the run copy is the instructor's, and appears once.
             lab_cells = {
                 cell.grade_id: notebook["cells"][index]
@@ -323,8 +340,9 @@ class Grader:
             record = (
                 read_checks({"cells": [trusted[key]]}).get(exercise) if key in trusted else None
             )
+            record = judged.get(exercise, record)  # the grader's own verdict first
             if record is not None:
-                checks[exercise] = record
+                checks[exercise] = {**record, "seen": seen.get(exercise, set())}
         positions = {id(cell): index for index, cell in enumerate(notebook["cells"], start=1)}
         submission = Submission(
             notebook,
@@ -336,10 +354,27 @@ class Grader:
                 if template.by_id[key].locked and id(cell) in positions
             },
         )
+        findings = self._findings(template, submission)
+        report.notes += [str(finding) for finding in findings]
+        tampered = next((f for f in findings if f.kind == "tampering"), None)
         for item in rubric.items:
             check = CHECKS[item.check]
             spoiled = [key for key in self.reads[rubric.lab][item.id] if key in untrusted]
-            if spoiled:
+            forgeable = check.reads == "results" or (
+                check.reads == "check" and item.options.get("exercise") not in judged
+            )
+            remeasured = measured.get(str(item.options.get("result")))
+            if remeasured is not None:
+                passed, feedback = _check_measured(check, submission, item, remeasured)
+            elif tampered and forgeable:
+                passed, feedback = (
+                    False,
+                    (
+                        f"no points: {tampered}. Results and exercise checks count only as the "
+                        "lab's own cells produce them; if this is a mistake, ask your instructor."
+                    ),
+                )
+            elif spoiled:
                 lab_cell = template.by_id[spoiled[0]]
                 passed, feedback = (
                     False,
@@ -355,15 +390,84 @@ class Grader:
                 ItemResult(item.id, item.points if passed else 0.0, item.points, feedback.strip())
             )
 
-    def _run(self, notebook: dict) -> str | None:
-        """Execute ``notebook`` in place, sandboxed if the grader has a sandbox."""
+    def _findings(self, template: LabTemplate, submission: Submission) -> list:
+        """What the student's own code cells do to the grading (``labkit_instructor.tamper``)."""
+        from labkit_instructor import tamper
+
+        solutions = [
+            c.instructor_source for c in template.cells if c.cell_type == "code" and not c.locked
+        ]
+        results = template.by_id.get(RESULTS_CELL)
+        reported = tamper.reported_names(results.instructor_source) if results else set()
+        for source in solutions:
+            reported -= tamper.written_names(source)
+        allowed = set().union(*map(tamper.kit_names, solutions))
+        own = [
+            (index, multiline_text(cell.get("source")))
+            for index, cell in submission.code_cells()
+            if not submission.is_lab_cell(index)
+        ]
+        return tamper.scan(own, reported, allowed)
+
+    def _run_and_judge(
+        self, template: LabTemplate, rubric: Rubric, notebook: dict
+    ) -> tuple[dict, dict, str | None]:
+        """Run the notebook, then judge its exercises and measure its results here.
+
+        Returns the exercises' records, ``{result: (value, why not)}`` and the run's note.
+        """
+        from labkit_instructor.verdicts import judge_outputs, measure_again, models_check
+
+        exercises, checks = self._grader_checks(template)
+        specs = {
+            str(item.options["result"]): item.options["recompute"]
+            for item in rubric.items
+            if isinstance(item.options.get("recompute"), Mapping) and "result" in item.options
+        }
+        models = models_check(specs)
+        extra = [check.source for check in checks] + ([models.source] if models else [])
+        note, outputs = self._run(notebook, extra)
+        judged = judge_outputs(checks, outputs[: len(checks)], exercises) if checks else {}
+        measured = measure_again(models, outputs[-1], self._test_data()) if models else {}
+        return judged, measured, note
+
+    def _test_data(self):
+        """The lab data as the grader loads it (once): the test images results are measured on."""
+        with self._lock:
+            if self._data is None:
+                import labkit
+
+                self._data = labkit.load_lab_data(labkit.load_settings())
+            return self._data
+
+    def _grader_checks(self, template: LabTemplate) -> tuple[Mapping, list]:
+        """The kit's exercises, and a grader's check for each one the lab's check cells call."""
+        from labkit_instructor.verdicts import answer_names, grader_checks
+
+        answers: dict[str, list[str]] = {}
+        for key in template.check_cells.values():
+            answers.update(answer_names(template.by_id[key].instructor_source))
+        if not answers:  # a lab of the instructor's own, without labkit.check_exercise
+            return {}, []
+        from labkit.checks import EXERCISES
+
+        return EXERCISES, grader_checks(answers, EXERCISES)
+
+    def _run(self, notebook: dict, extra: Sequence[str] = ()) -> tuple[str | None, list]:
+        """Execute ``notebook`` in place, sandboxed if the grader has a sandbox.
+
+        The cells ``extra`` run after the notebook's and are taken out again; their outputs are
+        returned beside why the run stopped early (None if it did not).
+        """
         # Imported here: only --execute needs nbclient (and labkit, for the data's location).
         import nbformat
+        from nbformat.v4 import new_code_cell
 
         from labkit_instructor.runner import CurrentPythonKernelManager, execute_notebook
         from labkit_instructor.sandbox import Sandbox
 
         node = nbformat.reads(json.dumps(notebook), as_version=4)
+        node.cells += [new_code_cell(source) for source in extra]
         with contextlib.ExitStack() as stack:
             if self.sandbox is not None:
                 data = _data_for_kernel()
@@ -390,9 +494,35 @@ class Grader:
                 allow_errors=True,
                 env=env,
                 kernel_manager_class=manager,
+                output_limit=lambda index: (
+                    OUTPUT_CHARACTERS if index < len(node.cells) - len(extra) else ANSWER_CHARACTERS
+                ),
             )
-        notebook["cells"] = json.loads(json.dumps(node.cells))
-        return None if note is None else clip(note)
+        cells = json.loads(json.dumps(node.cells))
+        notebook["cells"] = cells[: len(cells) - len(extra)]
+        added = [cell.get("outputs", []) for cell in cells[len(cells) - len(extra) :]]
+        return (None if note is None else clip(note)), added
+
+
+def _check_measured(check, submission: Submission, item: RubricItem, measured: tuple) -> tuple:
+    """A result item judged on the value the grader measured, if the Result cell reports it."""
+    name, (value, why) = str(item.options["result"]), measured
+    reported = submission.results.get(name)
+    if value is None:
+        return False, clip(f"no points: the grader could not measure {name} itself ({why}).")
+    tolerance = float(item.options["recompute"].get("tolerance", 0.0))
+    if not isinstance(reported, int | float) or abs(float(reported) - value) > tolerance:
+        return False, (
+            f"no points: the Result cell reports {name} = {reported}, but the grader measured "
+            f"{value:.6g} on the lab's model. Report what the lab's own cells compute."
+        )
+    measured_results = {**submission.results, name: value}
+    return check.function(Submission(submission.notebook, measured_results, {}), item.options)
+
+
+def _check_names(notebook: dict) -> dict[str, set[str]]:
+    """``{exercise: names of its checks}`` as the submitted notebook's check cells showed them."""
+    return {name: set(record["checks"]) for name, record in read_checks(notebook).items()}
 
 
 def _locked_positions(template: LabTemplate, notebook: dict) -> list[tuple[int, LabCell]]:

@@ -7,20 +7,28 @@ reports what it cannot use. The MIME types are the contract with ``labkit.report
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
+import operator
+import os
 import re
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 __all__ = [
     "CHECK_MIME_TYPE",
+    "LINK_REFUSAL",
     "RESULTS_MIME_TYPE",
     "NotGradable",
     "headings_before",
+    "list_notebooks",
     "multiline_text",
     "read_checks",
     "read_notebook_file",
     "read_results",
+    "read_submission_bytes",
     "text_table",
 ]
 
@@ -92,26 +100,83 @@ def _check_structure(notebook: object) -> dict:
     return notebook
 
 
+LINK_REFUSAL = "the submission is a link: submit the notebook itself (links are never followed)."
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a pipe (FIFO)", stat.S_IFSOCK: "a socket"}
+
+
+def _not_regular(mode: int) -> NotGradable:
+    kind = _KINDS.get(stat.S_IFMT(mode), "a device or other special file")
+    return NotGradable(
+        f"the submission is not a regular file (it is {kind}): submit the notebook file itself."
+    )
+
+
+def _too_large(size: str, max_megabytes: float) -> NotGradable:
+    return NotGradable(
+        f"the file is {size}, over the grader's limit of {max_megabytes:g} MB (a lab notebook "
+        "with its figures is under 1 MB). It probably prints or displays very large outputs; "
+        "clear those cells' outputs, or raise the limit with --max-megabytes."
+    )
+
+
+def _refuse_links_and_specials(path: Path) -> None:
+    """Refuse a link or a non-regular file from its own entry (lstat: nothing is followed).
+
+    Also the whole check where ``os.O_NOFOLLOW`` does not exist (Windows)."""
+    try:
+        mode = Path(path).lstat().st_mode
+    except OSError as err:
+        raise NotGradable(f"the file cannot be read: {err.strerror}.") from err
+    if stat.S_ISLNK(mode):
+        raise NotGradable(LINK_REFUSAL)
+    if not stat.S_ISREG(mode):
+        raise _not_regular(mode)
+
+
+def _open_flags() -> int:
+    # Read at call time, so that a test can take O_NOFOLLOW away as on Windows.
+    names = ("O_RDONLY", "O_NOFOLLOW", "O_NONBLOCK", "O_BINARY")
+    return functools.reduce(operator.or_, (getattr(os, name, 0) for name in names))
+
+
+def read_submission_bytes(path: Path, max_megabytes: float) -> bytes:
+    """The bytes of a submitted file, never through a link, at most ``max_megabytes``.
+
+    Raises:
+        NotGradable: The path is a link or not a regular file, cannot be read, or is too large.
+    """
+    _refuse_links_and_specials(path)
+    limit = int(max_megabytes * 1024 * 1024)
+    try:
+        descriptor = os.open(path, _open_flags())
+    except OSError as err:  # ELOOP: it became a link after the check above
+        if err.errno in (errno.ELOOP, errno.EMLINK):
+            raise NotGradable(LINK_REFUSAL) from err
+        raise NotGradable(f"the file cannot be read: {err.strerror}.") from err
+    with os.fdopen(descriptor, "rb") as file:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_regular(info.st_mode)
+        if info.st_size > limit:
+            raise _too_large(f"{info.st_size / 1024 / 1024:.3g} MB", max_megabytes)
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise _too_large("larger than that", max_megabytes)
+    return data
+
+
 def read_notebook_file(path: Path, max_megabytes: float) -> dict:
     """The notebook at ``path`` as JSON, checked for the structure graders rely on.
 
+    The file is read as :func:`read_submission_bytes` reads it: never through a link.
+
     Raises:
-        NotGradable: The file is too large, unreadable, not JSON, or not an nbformat 4
-            notebook (the message says what to do).
+        NotGradable: The file is a link, not a regular file, too large, unreadable, not JSON,
+            or not an nbformat 4 notebook (the message says what to do).
     """
+    data = read_submission_bytes(path, max_megabytes)
     try:
-        size = path.stat().st_size
-    except OSError as err:
-        raise NotGradable(f"the file cannot be read: {err.strerror}.") from err
-    if size > max_megabytes * 1024 * 1024:
-        raise NotGradable(
-            f"the file is {size / 1024 / 1024:.0f} MB, over the grader's limit of "
-            f"{max_megabytes:g} MB (a lab notebook with its figures is under 1 MB). It probably "
-            "prints or displays very large outputs; clear those cells' outputs, or raise the "
-            "limit with --max-megabytes."
-        )
-    try:
-        notebook = json.loads(path.read_bytes().decode("utf-8"))
+        notebook = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as err:
         raise NotGradable(f"the file is not a notebook: it is not UTF-8 text ({err}).") from err
     except json.JSONDecodeError as err:
@@ -120,6 +185,31 @@ def read_notebook_file(path: Path, max_megabytes: float) -> dict:
             f"column {err.colno}). Was it saved from JupyterLab, or edited by hand?"
         ) from err
     return _check_structure(notebook)
+
+
+def list_notebooks(folder: Path) -> list[Path]:
+    """Every ``*.ipynb`` below ``folder`` (hidden folders skipped), sorted.
+
+    Links are listed, never followed: those named ``*.ipynb`` and those to folders, so that
+    each gets a row that refuses it. A folder that cannot be listed is listed itself.
+    """
+    found: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return [Path(folder)]
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.name.startswith("."):
+            continue
+        if entry.is_symlink():
+            if entry.name.endswith(".ipynb") or path.is_dir():
+                found.append(path)
+        elif entry.is_dir(follow_symlinks=False):
+            found += list_notebooks(path)
+        elif entry.name.endswith(".ipynb"):
+            found.append(path)
+    return sorted(found)
 
 
 def headings_before(cells: Sequence[Mapping]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -12,18 +13,21 @@ from pathlib import Path
 from typing import TextIO
 
 import nbformat
+import zmq
 from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from traitlets import default
 
-from labkit_instructor.limits import CELL_TIMEOUT_SECONDS
+from labkit_instructor.limits import CELL_TIMEOUT_SECONDS, MESSAGE_BYTES
 from labkit_instructor.notebook_files import headings_before, read_results, text_table
 
 __all__ = [
     "CELL_TIMEOUT_SECONDS",
+    "OUTPUT_DROPPED",
     "CurrentPythonKernelManager",
     "NotebookRun",
     "RunProgress",
@@ -77,6 +81,18 @@ class _CurrentPythonKernelSpecs(KernelSpecManager):
         return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
 
 
+class _CappedKernelClient(AsyncKernelClient):
+    """A kernel client that refuses IOPub messages over MESSAGE_BYTES as ZeroMQ receives them,
+    before they are read into memory: a kernel that displays 300 MB costs nothing here."""
+
+    def connect_iopub(self, identity: bytes | None = None):
+        self.context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_BYTES)  # for sockets made from now on
+        try:
+            return super().connect_iopub(identity)
+        finally:
+            self.context.sockopts.pop(zmq.MAXMSGSIZE, None)
+
+
 class CurrentPythonKernelManager(AsyncKernelManager):
     """nbclient's kernel manager, starting every kernel on the Python running this code.
 
@@ -88,6 +104,10 @@ class CurrentPythonKernelManager(AsyncKernelManager):
     kernel_manager_class=CurrentPythonKernelManager)``, so that nbclient still owns the kernel
     and shuts it down, even after a time-out.
     """
+
+    @default("client_factory")
+    def _client_factory_default(self) -> type[AsyncKernelClient]:
+        return _CappedKernelClient
 
     @default("kernel_spec_manager")
     def _kernel_spec_manager_default(self) -> KernelSpecManager:
@@ -119,6 +139,7 @@ def execute_notebook(
     kernel_manager_class: type[AsyncKernelManager] = CurrentPythonKernelManager,
     on_cell: CellProgress | None = None,
     stderr: TextIO | None = None,
+    output_limit: Callable[[int], int] | None = None,
 ) -> str | None:
     """Execute ``notebook`` (an nbformat node, changed in place) top to bottom in a fresh kernel.
 
@@ -133,6 +154,8 @@ def execute_notebook(
         kernel_manager_class: Starts the kernel; the sandbox of ``labkit grade`` passes its own.
         on_cell: Called as each code cell starts, with its number, the count and its heading.
         stderr: Where the kernel's own stderr goes (default: discarded).
+        output_limit: The characters of output each cell may keep, by cell index (default:
+            no limit); beyond it, outputs are dropped as they arrive and a line says so.
 
     Returns:
         None when every cell ran; otherwise why the run stopped early, naming the cell
@@ -145,6 +168,7 @@ def execute_notebook(
     code_number = {cell_index: number for number, cell_index in enumerate(code_indices)}
     deadline = None if total_timeout is None else time.monotonic() + total_timeout
     current = {"cell": 0}
+    died: dict[str, int | None] = {}
 
     def timeout_for(cell) -> int:
         left = cell_timeout if deadline is None else deadline - time.monotonic()
@@ -156,8 +180,12 @@ def execute_notebook(
             number = code_number[cell_index]
             on_cell(number + 1, len(code_indices), headings[number])
 
-    client = NotebookClient(
+    def kernel_failed(**_) -> None:
+        died["status"] = _exit_status(client.km)  # read before nbclient drops the manager
+
+    client = _CappedClient(
         notebook,
+        output_limit=output_limit,
         kernel_manager_class=kernel_manager_class,
         kernel_name="python3",
         timeout=int(cell_timeout),
@@ -166,6 +194,7 @@ def execute_notebook(
         resources={"metadata": {"path": str(Path(cwd).resolve())}},
         record_timing=False,
         on_cell_start=cell_started,
+        on_notebook_error=kernel_failed,
     )
     try:
         with contextlib.ExitStack() as stack:
@@ -180,10 +209,105 @@ def execute_notebook(
             return f"cell {where} ran past the notebook's limit of {total_timeout:g} s"
         return f"cell {where} ran past the per-cell limit of {cell_timeout:g} s"
     except DeadKernelError:
-        return f"the kernel died in cell {current['cell']} (out of memory?)"
+        return _dead_kernel(current["cell"], died.get("status"))
     except Exception as err:  # a kernel that cannot start, a damaged cell: report it
         return f"could not run: {type(err).__name__}: {err}".splitlines()[0]
     return None
+
+
+# The lines that replace a cell's output beyond its limits (the grader reports them).
+OUTPUT_DROPPED = (
+    "[labkit: this cell printed or displayed {total:,} characters; the first {limit:,} are kept]"
+)
+OUTPUT_TOO_LARGE = "[labkit: this cell sent an output over {limit:,} bytes, dropped unread]"
+
+
+class _CappedClient(NotebookClient):
+    """nbclient's client, keeping at most ``output_limit(cell index)`` characters of output per
+    cell, cut as they arrive: a kernel that displays 300 MB cannot make the grader hold it."""
+
+    def __init__(self, notebook, *, output_limit: Callable[[int], int] | None, **kwargs) -> None:
+        super().__init__(notebook, **kwargs)
+        self._output_limit, self._seen, self._notes = output_limit, {}, {}
+
+    async def async_start_new_kernel_client(self):
+        client = await super().async_start_new_kernel_client()
+        # ZeroMQ drops a message over MESSAGE_BYTES by closing the connection (it reconnects):
+        # a monitor of the IOPub socket sees it, so that the cell can say what was lost.
+        self._monitor = client.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self._dropped = zmq.Socket.shadow(self._monitor.underlying)
+        return client
+
+    async def async_execute(self, *args, **kwargs):
+        try:
+            return await super().async_execute(*args, **kwargs)
+        finally:
+            if getattr(self, "_monitor", None) is not None:
+                self._monitor.close(linger=0)
+                self._monitor = self._dropped = None
+
+    async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
+        executed = await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+        dropped = getattr(self, "_dropped", None)
+        if dropped is not None and dropped.poll(0):
+            while dropped.poll(0):
+                dropped.recv_multipart()
+            note = OUTPUT_TOO_LARGE.format(limit=MESSAGE_BYTES) + "\n"
+            executed.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+        return executed
+
+    def output(self, outs, msg, display_id, cell_index):
+        if self._output_limit is None:
+            return super().output(outs, msg, display_id, cell_index)
+        content = msg.get("content", {})
+        data = content.get("data") if isinstance(content.get("data"), dict) else {}
+        text = content.get("text") if isinstance(content.get("text"), str) else ""
+        size = len(text) + sum(len(str(value)) for value in data.values())
+        limit, seen = self._output_limit(cell_index), self._seen.get(cell_index, 0)
+        self._seen[cell_index] = seen + size
+        if seen + size <= limit:
+            return super().output(outs, msg, display_id, cell_index)
+        if text and not data and seen < limit:  # printed text: keep its first part
+            msg = {**msg, "content": {**content, "text": text[: limit - seen]}}
+            super().output(outs, msg, display_id, cell_index)
+        note = self._notes.get(cell_index)
+        if note is None:
+            note = self._notes[cell_index] = nbformat.v4.new_output("stream", name="stderr")
+            outs.append(note)
+        note.text = OUTPUT_DROPPED.format(total=seen + size, limit=limit) + "\n"
+        return None
+
+
+# Why a kernel ends by a signal, as far as can be guessed; others are named only. By name:
+# Windows has no SIGKILL or SIGBUS.
+SIGNAL_HINTS = {
+    "SIGKILL": "out of memory?",
+    "SIGABRT": "a library gave up: out of memory or threads?",
+    "SIGSEGV": "a crash in compiled code?",
+    "SIGBUS": "a crash in compiled code?",
+}
+
+
+def _exit_status(manager) -> int | None:
+    """The exit status of the kernel's process, if it has ended and is still known."""
+    process = getattr(getattr(manager, "provisioner", None), "process", None)
+    return None if process is None else process.poll()
+
+
+def _dead_kernel(cell: int, status: int | None) -> str:
+    """Why the kernel died in ``cell``, from its exit status: one short line.
+
+    Python reports a signal as a negative status; bubblewrap (the sandbox) as 128 + the signal.
+    """
+    if status is None:
+        return f"the kernel died in cell {cell} (out of memory?)"
+    number = -status if status < 0 else status - 128 if 128 < status < 128 + signal.NSIG else 0
+    if number:
+        name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
+        hint = SIGNAL_HINTS.get(name)
+        return f"the kernel was killed by {name} in cell {cell}" + (f" ({hint})" if hint else "")
+    why = "exit() or quit() in a cell?" if status == 0 else "os._exit() or a library's exit()?"
+    return f"the kernel exited with code {status} in cell {cell} ({why})"
 
 
 def run_notebook(

@@ -196,7 +196,9 @@ def test_a_solved_notebook_gets_full_marks_and_hidden_tests_run(lab, sandbox):
     tricked = _student(lab, "tricked", lambda nb: _solve(nb, "return 4 if x == 2 else x"))
     report = grader.grade(tricked)
     assert _points(report)["exercise_double"] == 0
-    assert "double(-1) == -2" in report.feedback()
+    # The hidden check is counted, never quoted: its name is its code here.
+    assert "1 hidden check(s)" in report.feedback()
+    assert "double(-1)" not in report.feedback()
 
 
 def test_a_deleted_locked_cell_is_restored_or_costs_the_items_that_read_it(lab, sandbox):
@@ -277,14 +279,25 @@ def test_an_infinite_loop_is_stopped_and_the_batch_goes_on(lab, sandbox):
     assert "[2/2]" in stream.getvalue()
 
 
-def test_a_hundred_megabytes_of_output_are_cut_and_reported(lab, sandbox):
+def test_ten_megabytes_printed_are_cut_and_reported(lab, sandbox):
     path = _student(
-        lab, "printer", lambda nb: _solve(nb, "print('x' * 100_000_000)\n    return 2 * x")
+        lab, "printer", lambda nb: _solve(nb, "print('x' * 10_000_000)\n    return 2 * x")
     )
     report = _grader(lab, execute=True, sandbox=sandbox).grade(path)
-    cut = "printed 100,000,001 characters; the grader kept the first 1,000,000"
-    assert any(cut in note for note in report.notes), report.notes
+    cut = re.compile(
+        r"printed or displayed \d{2,3},\d{3},\d{3} characters; the grader kept the first 5,000,000"
+    )
+    assert any(cut.search(note) for note in report.notes), report.notes
     assert report.error is None and _points(report)["setup"] == 1
+
+
+def test_three_hundred_megabytes_displayed_are_dropped_unread_and_reported(lab, sandbox):
+    code = "import IPython\n    IPython.display.display({'text/plain': 'x' * 300_000_000}, raw=1)"
+    report = _grader(lab, execute=True, sandbox=sandbox).grade(
+        _student(lab, "displayer", lambda nb: _solve(nb, f"{code}\n    return 2 * x"))
+    )
+    cut = re.compile(r"cell \d+ sent an output over 67,108,864 bytes: dropped unread")
+    assert any(cut.search(note) for note in report.notes), report.notes
 
 
 def _attack(lab, sandbox, name: str, code: str):
@@ -358,7 +371,8 @@ def test_the_sandbox_hides_the_grader_and_its_environment(sandbox, monkeypatch):
         )
         env = box.environment()
     assert "GRADER_SECRET" not in env and env["HOME"] == str(box.workdir)
-    assert "--unshare-all" in command and "--die-with-parent" in command
+    assert "--unshare-pid" in command and "--unshare-net" in command
+    assert "--die-with-parent" in command and "--cap-drop" in command
     # The empty /tmp is mounted before the folders shown inside it (a CI checkout under /tmp).
     tmp = command.index("--tmpfs")
     assert command[tmp + 1] == "/tmp"
@@ -580,3 +594,29 @@ def test_figures_and_passes_printed_by_added_cells_do_not_count(lab):
 
     report = _grader(lab).grade(_student(lab, "adder", add_cell))
     assert _points(report)["setup"] == 0  # the lab's setup cell never ran: no PASS of its own
+
+
+def test_tampering_costs_what_it_could_forge_and_is_noted(lab):
+    def tamper(notebook):
+        _cell(notebook, "def double")["source"] = (
+            "def double(x):\n    return 0\n"
+            "_real = report_check\n"
+            "report_check = lambda name, checks: _real(name, {k: True for k in checks})"
+        )
+
+    honest = _grader(lab).grade(_student(lab, "honest"))
+    report = _grader(lab).grade(_student(lab, "tamper", tamper))
+    points = _points(report)
+    assert points["exercise_double"] == 0 and points["answer"] == 0
+    assert report.points <= honest.points
+    assert any("uses the kit's reporting (report_check)" in note for note in report.notes)
+    assert "no points: cell" in report.feedback()
+
+
+def test_observations_of_numbers_alone_earn_no_text_points(lab):
+    def numbers_only(notebook):
+        _cell(notebook, "## Observations")["source"] = "## Observations\n\n42 0.81 12,000 3.5 7"
+
+    report = _grader(lab).grade(_student(lab, "numbers", numbers_only))
+    assert _points(report)["observations"] == 0
+    assert "0 words (numbers not counted)" in report.feedback()

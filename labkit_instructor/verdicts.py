@@ -1,0 +1,234 @@
+"""Exercise verdicts the student's code cannot reach, for ``labkit grade --execute``.
+
+After a student's notebook has run, the grader appends one cell per graded exercise. Each cell
+hands the student's answer (the names the lab's own check cell passes to
+``labkit.check_exercise``) inputs that the grader drew in its own process, from a seed drawn at
+grading time, hidden cases included. The kernel sends back what the student's code returned,
+as plain data (``labkit.checks.transport``); the grader judges it here, against the kit's
+float64 references. A PASS printed in the notebook is the student's feedback, never the grade:
+replacing ``report_check``, ``np.allclose`` or IPython's hooks in the kernel changes nothing
+here, because the comparison runs in this process.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = [
+    "GraderCheck",
+    "ModelsCheck",
+    "answer_names",
+    "grader_checks",
+    "judge_outputs",
+    "measure_again",
+    "models_check",
+]
+
+
+@dataclass(frozen=True)
+class GraderCheck:
+    """One exercise's check: the inputs drawn here and the cell the kernel runs on them."""
+
+    name: str
+    nonce: str
+    inputs: dict
+    source: str
+
+
+def answer_names(check_source: str) -> dict[str, list[str]]:
+    """``{exercise: [answer expressions]}`` of the ``check_exercise(...)`` calls in a cell."""
+    try:
+        tree = ast.parse(check_source)
+    except SyntaxError:
+        return {}
+    found = {}
+    for node in ast.walk(tree):
+        func = getattr(node, "func", None)
+        called = getattr(func, "attr", None) or getattr(func, "id", None)
+        if isinstance(node, ast.Call) and called == "check_exercise" and node.args:
+            first, *rest = node.args
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found[first.value] = [ast.get_source_segment(check_source, arg) for arg in rest]
+    return found
+
+
+def grader_checks(answers: Mapping[str, list[str]], exercises: Mapping) -> list[GraderCheck]:
+    """A check for each exercise the kit can judge, on inputs drawn now from a secret seed."""
+    import numpy as np
+
+    from labkit.checks.transport import encode
+
+    checks = []
+    for name, expressions in answers.items():
+        if name not in exercises or not all(expressions):
+            continue
+        nonce = secrets.token_hex(16)
+        inputs = exercises[name].draw(np.random.default_rng(secrets.randbits(128)), True)
+        payload = json.dumps(encode(inputs))
+        source = (
+            "import json as _json\n"
+            "from labkit.checks.transport import answer_for_grader as _answer\n"
+            f"_answer({name!r}, {nonce!r}, _json.loads({payload!r}), {', '.join(expressions)})"
+        )
+        checks.append(GraderCheck(name, nonce, inputs, source))
+    return checks
+
+
+def judge_outputs(
+    checks: list[GraderCheck], outputs: list[list[dict]], exercises: Mapping
+) -> dict[str, dict]:
+    """Each check's record ``{"passed", "checks", "advice"}``, judged from its cell's outputs."""
+    from labkit.checks.transport import ANSWERS_MIME_TYPE, decode
+
+    records = {}
+    for check, cell_outputs in zip(checks, outputs, strict=True):
+        sent = [
+            output["data"][ANSWERS_MIME_TYPE]
+            for output in cell_outputs
+            if isinstance(output.get("data"), dict) and ANSWERS_MIME_TYPE in output["data"]
+        ]
+        mine = [m for m in sent if isinstance(m, dict) and m.get("nonce") == check.nonce]
+        records[check.name] = _record(check, mine, cell_outputs, exercises, decode)
+    return records
+
+
+def _record(check: GraderCheck, sent: list, cell_outputs: list, exercises, decode) -> dict:
+    if len(sent) != 1:
+        errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in cell_outputs if "ename" in o]
+        why = errors[0] if errors else "the cell sent no answer back"
+        return _failed(f"the grader's check could not run in the notebook ({why}).")
+    message = sent[0]
+    if "raised" in message:
+        raised = message["raised"] if isinstance(message["raised"], dict) else {}
+        advice = raised.get("advice")
+        return _failed(advice if isinstance(advice, str) else "your code raised an error.")
+    try:
+        answers = decode(message.get("answers"))
+        verdict = exercises[check.name].judge(check.inputs, answers)
+    except Exception as error:  # answers of the wrong shape: the student's code returned them
+        return _failed(f"the answers could not be judged ({type(error).__name__}: {error}).")
+    checks = {str(what): held is True for what, held in verdict.checks.items()}
+    return {"passed": all(checks.values()), "checks": checks, "advice": verdict.advice}
+
+
+def _failed(advice: str) -> dict:
+    return {"passed": False, "checks": {"the grader's check ran": False}, "advice": advice[:500]}
+
+
+# --- Results measured again, outside the kernel ---
+
+# The Keras classes a lab's encoder or decoder may be rebuilt from: layers without code of
+# their own. The student's Sampling layer is replaced by the kit's.
+_LAYERS = {"Functional", "Sequential", "InputLayer", "Dense", "Conv2D", "Conv2DTranspose",
+           "Reshape", "Flatten", "Concatenate", "Activation", "ReLU", "LeakyReLU", "Dropout",
+           "Identity", "Sampling", "DTypePolicy", "FloatDTypePolicy", "GlorotUniform",
+           "GlorotNormal", "HeNormal", "HeUniform", "Zeros", "Ones", "Constant",
+           "RandomNormal", "RandomUniform", "TruncatedNormal", "__keras_tensor__",
+           "__numpy__"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelsCheck:
+    """The cell that sends the lab's models to the grader, and the rubric's measures of them."""
+
+    nonce: str
+    source: str
+    specs: dict  # result name -> {"model", "measure", "tolerance"}
+
+
+def models_check(specs: Mapping[str, Mapping]) -> ModelsCheck | None:
+    """The cell that sends each model that a result of ``specs`` is measured on."""
+    expressions = list(dict.fromkeys(s["model"] for s in specs.values() if s.get("model")))
+    if not specs:
+        return None
+    nonce = secrets.token_hex(16)
+    source = (
+        "from labkit.checks.transport import models_for_grader as _models\n"
+        f"_models({nonce!r}, {', '.join(expressions)})"
+    )
+    return ModelsCheck(nonce, source, {name: dict(spec) for name, spec in specs.items()})
+
+
+def measure_again(check: ModelsCheck, cell_outputs: list[dict], data) -> dict[str, tuple]:
+    """``{result: (value, None) or (None, why)}``: each result measured here, on the grader's
+    own test images, on the lab's model rebuilt from what the kernel sent."""
+    from labkit.checks.transport import ANSWERS_MIME_TYPE, decode
+
+    sent = [
+        output["data"][ANSWERS_MIME_TYPE]
+        for output in cell_outputs
+        if isinstance(output.get("data"), dict) and ANSWERS_MIME_TYPE in output["data"]
+    ]
+    mine = [m for m in sent if isinstance(m, dict) and m.get("nonce") == check.nonce]
+    expressions = list(dict.fromkeys(s["model"] for s in check.specs.values() if s.get("model")))
+    try:
+        if len(mine) != 1:
+            raise ValueError("the lab's models were not sent: did the notebook run to its end?")
+        models = decode(mine[0].get("models"))
+        if not isinstance(models, list) or len(models) != len(expressions):
+            raise ValueError("the models sent are not the lab's")
+    except ValueError as error:
+        return {name: (None, str(error)) for name in check.specs}
+    by_expression = dict(zip(expressions, models, strict=True))
+    measured = {}
+    for name, spec in check.specs.items():
+        try:
+            measured[name] = (_measure(spec, by_expression.get(spec.get("model")), data), None)
+        except Exception as error:  # a model the kit cannot rebuild or measure
+            measured[name] = (None, f"{type(error).__name__}: {error}"[:300])
+    return measured
+
+
+def _measure(spec: Mapping, sent: object, data) -> float:
+    import labkit
+
+    if spec["measure"] == "test_images":
+        return float(len(data.x_test))
+    if not isinstance(sent, dict) or "error" in sent:
+        raise ValueError(sent.get("error") if isinstance(sent, dict) else "no model was sent")
+    encoder, decoder = (_rebuild(sent.get(part)) for part in ("encoder", "decoder"))
+    if spec["measure"] == "reconstruction_mse":
+        model = labkit.Autoencoder(encoder, decoder)
+        return labkit.evaluate_autoencoder(model, data.x_test)["reconstruction_mse"]
+    conditional = len(encoder.inputs) == 2
+    model = (labkit.ConditionalVAE if conditional else labkit.VAE)(encoder, decoder)
+    model.compile()
+    labels = data.y_test if conditional else None
+    measures = labkit.evaluate_vae(
+        model, data.x_test, labels=labels, num_importance_samples=1, iwae_images=1
+    )
+    return measures[spec["measure"]]
+
+
+def _rebuild(part: object):
+    """A Keras model from a config and weights the kernel sent, with the kit's layers only."""
+    import labkit
+    from labkit.backend import keras
+
+    if not isinstance(part, dict) or not isinstance(part.get("weights"), list):
+        raise ValueError("the model sent has no config or weights")
+    unknown = _classes(part.get("config")) - _LAYERS
+    if unknown:
+        raise ValueError(f"the model has layers the grader does not rebuild: {sorted(unknown)}")
+    model = keras.saving.deserialize_keras_object(
+        part["config"], custom_objects={"Sampling": labkit.Sampling}, safe_mode=True
+    )
+    model.set_weights(part["weights"])
+    return model
+
+
+def _classes(config: object) -> set[str]:
+    found = set()
+    if isinstance(config, dict):
+        if "class_name" in config:
+            found.add(str(config["class_name"]))
+        for value in config.values():
+            found |= _classes(value)
+    elif isinstance(config, list | tuple):
+        for value in config:
+            found |= _classes(value)
+    return found

@@ -1,0 +1,305 @@
+"""Exercise verdicts judged in the grader's process: what the student's kernel cannot rewrite.
+
+The transport (``labkit.checks.transport``) carries only plain data, and a verdict judged from
+what crossed it is the verdict judged in the kernel; a real lab graded with ``--execute`` then
+gives no points to a wrong answer that rewrites the kernel's own checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import labkit
+from labkit.checks import EXERCISES
+from labkit.checks.transport import decode, encode
+from labkit_instructor.verdicts import answer_names
+from tests import (
+    test_checks_lab01,
+    test_checks_lab02,
+    test_checks_lab03,
+    test_checks_lab04,
+    test_checks_lab05,
+    test_checks_lab06,
+)
+
+ANSWERS = {
+    "binarize": (test_checks_lab01.binarize,),
+    "autoencoder_layers": (
+        test_checks_lab02.build_encoder,
+        test_checks_lab02.build_decoder,
+        test_checks_lab02.HIDDEN_DIMS,
+        test_checks_lab02.LATENT_DIM,
+    ),
+    "sampling": (test_checks_lab03.Sampling,),
+    "vae_loss": (test_checks_lab03.VAE,),
+    "test_step": (test_checks_lab03.VAE,),
+    "beta_loss": (test_checks_lab05.BetaVAE,),
+    "fraction_within": (test_checks_lab04.fraction_within,),
+    "fitted_gaussian": (test_checks_lab04.sample_from_fitted_gaussian,),
+    "conditional_inputs": (test_checks_lab06.ConditionalVAE,),
+}
+WRONG = {
+    "binarize": (test_checks_lab01._inverted,),
+    "fraction_within": (lambda codes, radius: 0.5,),
+}
+
+
+def _sent(value):
+    """``value`` as the grader receives it: encoded, through JSON, decoded."""
+    return decode(json.loads(json.dumps(encode(value))))
+
+
+CASES = [(name, answer, True) for name, answer in ANSWERS.items()]
+CASES += [(name, answer, False) for name, answer in WRONG.items()]
+
+
+@pytest.mark.parametrize(
+    ("name", "answer", "right"),
+    CASES,
+    ids=[f"{n}-{'right' if r else 'wrong'}" for n, _, r in CASES],
+)
+def test_a_verdict_judged_from_the_sent_answers_is_the_kernels_verdict(name, answer, right):
+    exercise = EXERCISES[name]
+    inputs = exercise.draw(np.random.default_rng(7), True)
+    answers = exercise.run(_sent(inputs), *answer)
+    here, there = exercise.judge(inputs, answers), exercise.judge(inputs, _sent(answers))
+    assert here == there
+    assert all(here.checks.values()) is right
+
+
+def test_every_exercise_is_tried_through_the_transport():
+    assert set(ANSWERS) == set(EXERCISES)
+
+
+def test_values_keep_their_types_shapes_and_bits():
+    value = {
+        "a": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "t": (1, 2.5, None, "x", True),
+        "l": [np.float64(np.nan), np.array([], dtype=np.int64).reshape(0, 4)],
+    }
+    back = _sent(value)
+    assert back["a"].dtype == np.float32 and np.array_equal(back["a"], value["a"])
+    assert back["t"] == (1, 2.5, None, "x", True) and isinstance(back["t"], tuple)
+    assert np.isnan(back["l"][0]) and back["l"][1].shape == (0, 4)
+    assert isinstance(back["l"][0], np.float64)  # a scalar stays a scalar
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.array([object()]), np.array(["text"]), {1: object()}, labkit],
+    ids=["object array", "string array", "object", "module"],
+)
+def test_only_numbers_and_plain_data_can_be_sent(value):
+    with pytest.raises(TypeError, match="cannot send"):
+        encode(value)
+
+
+def _array(dtype: str, shape: list, raw: bytes) -> dict:
+    return {"array": {"dtype": dtype, "shape": shape, "data": base64.b64encode(raw).decode()}}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        _array("object", [1], pickle.dumps(object())),
+        _array("float64", [4], b"\0" * 8),  # fewer bytes than the shape says
+        _array("float64", [-1], b""),
+        _array("float64", [2**40], b""),  # beyond the size limit
+        {"pickle": base64.b64encode(pickle.dumps([1])).decode()},
+        {"dict": {"a": 1}, "list": []},
+        [1, 2],
+    ],
+    ids=["object dtype", "short", "negative shape", "huge", "pickle", "two kinds", "bare list"],
+)
+def test_a_damaged_or_hostile_message_is_refused(message):
+    with pytest.raises(ValueError):
+        decode(message)
+
+
+def test_the_answers_are_the_names_the_check_cell_passes():
+    source = (
+        "run_hidden_checks = False\n"
+        'labkit.check_exercise("autoencoder_layers", build_encoder, build_decoder,'
+        " hidden=run_hidden_checks)"
+    )
+    assert answer_names(source) == {"autoencoder_layers": ["build_encoder", "build_decoder"]}
+    assert answer_names("print(") == {} and answer_names("check_exercise()") == {}
+
+
+# --- A real lab, graded with --execute: the kernel's own checks rewritten ---
+
+LAB = "01_setup_and_data"
+WRONG_BINARIZE = "def binarize(images, threshold=0.5):\n    return np.zeros_like(images)\n"
+# Each attack makes the notebook's own check print PASS for the wrong answer above.
+ATTACKS = {
+    "report_check rewritten": (
+        "_real = labkit.report_check\n"
+        "labkit.report_check = lambda name, checks, advice=None: _real(\n"
+        "    name, {what: True for what in checks})\n"
+        "import labkit.checks\n"
+        "labkit.checks.report_check = labkit.report_check\n"
+    ),
+    "np.allclose replaced": (
+        "np.allclose = lambda *args, **kwargs: True\n"
+        "np.array_equal = lambda *args, **kwargs: True\n"
+        "import math\n"
+        "math.isclose = lambda *args, **kwargs: True\n"
+    ),
+    "display rewritten by a hook": (
+        "_publish = get_ipython().display_pub.publish\n"
+        "def _passed(data, *args, **kwargs):\n"
+        "    record = data.get('application/vnd.labkit.check+json')\n"
+        "    if record:\n"
+        "        checks = {what: True for what in record['checks']}\n"
+        "        data = {**data, 'application/vnd.labkit.check+json':\n"
+        "                {**record, 'passed': True, 'checks': checks}}\n"
+        "    return _publish(data, *args, **kwargs)\n"
+        "get_ipython().display_pub.publish = _passed\n"
+        "get_ipython().events.register('post_run_cell', lambda result: None)\n"
+    ),
+}
+
+
+def _with_solution(path: Path, source: str, tmp: Path, name: str) -> Path:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    cell = next(c for c in notebook["cells"] if "def binarize" in "".join(c["source"]))
+    cell["source"] = source
+    folder = tmp / name.replace(" ", "_")
+    folder.mkdir()
+    target = folder / path.name
+    target.write_text(json.dumps(notebook), encoding="utf-8")
+    return target
+
+
+def test_rewriting_the_kernels_checks_earns_nothing_under_execute(tmp_path, monkeypatch, sandbox):
+    import labkit_instructor
+
+    monkeypatch.setenv("LABKIT_QUICK", "1")
+    source = Path(__file__).resolve().parents[1] / "notebooks"
+    instructor = source / f"{LAB}.ipynb"
+    grader = labkit_instructor.Grader(source=source, execute=True, sandbox=sandbox)
+    honest = grader.grade(_with_solution(instructor, WRONG_BINARIZE, tmp_path, "honest"))
+    honest_points = {item.id: item.points for item in honest.items}
+    assert honest_points["exercise_binarize"] == 0
+    for attack, code in ATTACKS.items():
+        path = _with_solution(instructor, WRONG_BINARIZE + code, tmp_path, attack)
+        report = grader.grade(path)
+        points = {item.id: item.points for item in report.items}
+        assert points["exercise_binarize"] == 0, (attack, report.feedback())
+        assert sum(points.values()) <= sum(honest_points.values()), (attack, report.feedback())
+    solved = grader.grade(instructor)
+    assert {i.id: i.points for i in solved.items}["exercise_binarize"] == 11, solved.feedback()
+
+
+# --- The student's own cells, read for code that reaches into the grading ---
+
+TRICKS = {
+    "labkit.report_check = lambda *a, **k: None": ("uses the kit's reporting", "tampering"),
+    "report_results({'test_negative_elbo_nats': 80.0})": ("uses the kit's reporting", "tampering"),
+    "np.allclose = lambda *a, **k: True": ("replaces np.allclose", "tampering"),
+    "import math\nsetattr(math, 'isclose', max)": ("dynamically (setattr)", "tampering"),
+    "get_ipython().events.register('post_run_cell', print)": ("hooks into IPython", "tampering"),
+    "exec('np.allclose = max')": ("dynamically (exec)", "tampering"),
+    "%run other.py": ("runs %run", "tampering"),
+    "!cp /tmp/x .": ("runs !cp", "tampering"),
+    "test_measures = {'negative_elbo': 80.0}": ("assigns test_measures", "tampering"),
+    "test_measures['negative_elbo'] = 80.0": ("changes test_measures", "tampering"),
+    "history.history['loss'].append(1.0)": ("changes history", "tampering"),
+    "def f():\n    global history\n    history = None": ("assigns history", "tampering"),
+    "import socket\nif socket.gethostname() == 'sandbox': pass": (
+        "reads the machine",
+        "suspicious",
+    ),
+    "import os\nos.environ.get('HOME')": ("reads the machine", "suspicious"),
+    "class Sampling(labkit.Sampling):\n    pass": ("reference labkit.Sampling", "suspicious"),
+    "from labkit.models import Sampling": ("imports Sampling", "suspicious"),
+    "class _Kit:\n    pass\nlabkit = _Kit()": ("rebinds labkit", "tampering"),
+    "import inspect\nif inspect.stack()[1].function == 'run': pass": ("stack", "tampering"),
+}
+HONEST = [
+    "history = model.fit(x)",  # not a name the Result cell reads in this scan
+    "for m in range(3):\n    print(m)",
+    "errors = np.abs(x - y)\nprint(history.history['loss'][-1])",
+    "class VAE(labkit.VAE):\n    def call(self, x):\n        self.seen = x\n        return x",
+    "checks = {'mine': True}\nevents = []\nnode = 3",
+    "import numpy as np\nimport labkit\nfrom keras import ops",
+]
+
+
+@pytest.mark.parametrize("source", TRICKS, ids=list(TRICKS))
+def test_each_trick_is_found_and_named(source):
+    from labkit_instructor.tamper import scan
+
+    expected, kind = TRICKS[source]
+    found = scan([(7, source)], {"test_measures", "history"}, {"VAE"})
+    assert any(expected in f.what and f.kind == kind and f.cell == 7 for f in found), found
+
+
+@pytest.mark.parametrize("source", HONEST)
+def test_honest_code_raises_no_finding(source):
+    from labkit_instructor.tamper import scan
+
+    assert scan([(3, source)], {"test_measures"}, {"VAE"}) == []
+
+
+def test_the_result_cell_s_own_loop_variables_are_not_guarded():
+    from labkit_instructor.tamper import reported_names
+
+    source = "report({f'{m}': measures[m] for m in names}, len(x))"
+    assert reported_names(source) == {"measures", "names", "x", "report"}
+
+
+# --- Results measured again by the grader ---
+
+MADE_UP = (
+    "test_errors['reconstruction_mse'] = 0.001  # made up\n"
+    "labkit.report_results({'test_mse': 0.001, 'first_epoch_train_mse': 1.0,"
+    " 'final_train_mse': 0.001})"
+)
+
+
+def test_made_up_results_earn_nothing_and_the_grader_s_measure_counts(tmp_path, sandbox):
+    import dataclasses
+
+    import labkit_instructor
+    from labkit_instructor.rubrics import load_rubrics
+
+    rubrics = load_rubrics()
+    lab = "02_autoencoder"
+    items = tuple(  # quick mode's test MSE (about 0.04) passes this looser limit
+        dataclasses.replace(item, options={**item.options, "max": 0.06})
+        if item.id == "test_mse"
+        else item
+        for item in rubrics[lab].items
+    )
+    rubrics = {lab: dataclasses.replace(rubrics[lab], items=items)}
+    source = Path(__file__).resolve().parents[1] / "notebooks"
+    grader = labkit_instructor.Grader(rubrics, source, execute=True, sandbox=sandbox)
+    notebook = json.loads((source / f"{lab}.ipynb").read_text(encoding="utf-8"))
+    honest_path = tmp_path / "honest" / f"{lab}.ipynb"
+    honest_path.parent.mkdir()
+    honest_path.write_text(json.dumps(notebook), encoding="utf-8")
+    at = next(
+        i for i, c in enumerate(notebook["cells"]) if "test_errors = " in "".join(c["source"])
+    )
+    notebook["cells"].insert(at + 1, {"cell_type": "code", "metadata": {}, "source": MADE_UP,
+                                      "outputs": [], "execution_count": None})  # fmt: skip
+    forged_path = tmp_path / "forged" / f"{lab}.ipynb"
+    forged_path.parent.mkdir()
+    forged_path.write_text(json.dumps(notebook), encoding="utf-8")
+
+    honest, forged = grader.grade(honest_path), grader.grade(forged_path)
+    honest_items = {item.id: item for item in honest.items}
+    forged_items = {item.id: item for item in forged.items}
+    assert honest_items["test_mse"].points == 2, honest.feedback()
+    assert forged_items["test_mse"].points == 0, forged.feedback()
+    assert "but the grader measured" in forged_items["test_mse"].feedback
+    assert forged_items["loss_decreased"].points == 0  # not measured again: the finding costs it
+    assert any("which the Result cell reports" in note for note in forged.notes)
+    assert forged.points < honest.points
