@@ -30,6 +30,7 @@ from labkit_instructor.notebook_files import (
     RESULTS_MIME_TYPE,
     NotGradable,
     multiline_text,
+    printable,
     read_notebook_file,
 )
 from labkit_instructor.rubrics import LAB_FILE
@@ -59,9 +60,9 @@ def notebook_name(path: Path) -> str:
     The submission's own path: links in it are never resolved."""
     absolute = Path(os.path.abspath(path))
     try:
-        return absolute.relative_to(Path.cwd()).as_posix()
+        return printable(absolute.relative_to(Path.cwd()).as_posix())
     except ValueError:
-        return absolute.as_posix()
+        return printable(absolute.as_posix())
 
 
 def progress_line(done: int, total: int, name: str, report: GradeReport) -> str:

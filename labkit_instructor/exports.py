@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labkit_instructor.grading import GradeReport, ItemResult
+from labkit_instructor.notebook_files import printable
 
 __all__ = [
     "CSV_COLUMNS_AFTER_ITEMS",
@@ -161,7 +162,7 @@ class GradesCsv:
             "; ".join(report.notes),
         ]
         with self.path.open("a", newline="", encoding="utf-8") as file:
-            csv.writer(file).writerow(row)
+            csv.writer(file).writerow([printable(str(value)) for value in row])
         self.done.add(notebook)
 
 

@@ -27,7 +27,6 @@ import json
 import os
 import re
 import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from labkit_instructor.limits import (
 from labkit_instructor.notebook_files import (
     NotGradable,
     multiline_text,
+    printable,
     read_checks,
     read_notebook_file,
     read_results,
@@ -106,8 +106,9 @@ class GradeReport:
     def feedback(self) -> str:
         """Feedback for the student: the score, then one line per rubric item."""
         if self.error:
-            return f"{self.path}: not graded.\n{self.error}"
-        lines = [f"{self.path}: {_points(self.points)} of {_points(self.max_points)} points"]
+            return f"{printable(str(self.path))}: not graded.\n{self.error}"
+        path = printable(str(self.path))
+        lines = [f"{path}: {_points(self.points)} of {_points(self.max_points)} points"]
         if self.execution_note:
             lines.append(f"Execution: {self.execution_note}")
         if self.notes:
@@ -290,7 +291,6 @@ class Grader:
         self.cell_timeout = cell_timeout
         self.total_timeout = total_timeout
         self.max_megabytes = max_megabytes
-        self._lock, self._data = threading.Lock(), None
 
     def grade(self, path: Path) -> GradeReport:
         """Grade one student's notebook. Never raises for a bad file: the report says why."""
@@ -304,6 +304,7 @@ class Grader:
             report.error = clip(f"the grader could not read it ({type(err).__name__}: {err})")
             report.items = []
         report.seconds = time.perf_counter() - started
+        _make_printable(report)
         return report
 
     def _grade(self, report: GradeReport) -> None:
@@ -354,19 +355,16 @@ class Grader:
                 if template.by_id[key].locked and id(cell) in positions
             },
         )
-        findings = self._findings(template, submission)
+        findings = self._findings(template, rubric, submission)
         report.notes += [str(finding) for finding in findings]
         tampered = next((f for f in findings if f.kind == "tampering"), None)
         for item in rubric.items:
             check = CHECKS[item.check]
             spoiled = [key for key in self.reads[rubric.lab][item.id] if key in untrusted]
-            forgeable = check.reads == "results" or (
-                check.reads == "check" and item.options.get("exercise") not in judged
-            )
+            # Code that reaches into the grading can swap what is judged or measured too.
+            forgeable = check.reads in ("results", "check")
             remeasured = measured.get(str(item.options.get("result")))
-            if remeasured is not None:
-                passed, feedback = _check_measured(check, submission, item, remeasured)
-            elif tampered and forgeable:
+            if tampered and forgeable:
                 passed, feedback = (
                     False,
                     (
@@ -374,6 +372,8 @@ class Grader:
                         "lab's own cells produce them; if this is a mistake, ask your instructor."
                     ),
                 )
+            elif remeasured is not None:
+                passed, feedback = _check_measured(check, submission, item, remeasured)
             elif spoiled:
                 lab_cell = template.by_id[spoiled[0]]
                 passed, feedback = (
@@ -390,7 +390,7 @@ class Grader:
                 ItemResult(item.id, item.points if passed else 0.0, item.points, feedback.strip())
             )
 
-    def _findings(self, template: LabTemplate, submission: Submission) -> list:
+    def _findings(self, template: LabTemplate, rubric: Rubric, submission: Submission) -> list:
         """What the student's own code cells do to the grading (``labkit_instructor.tamper``)."""
         from labkit_instructor import tamper
 
@@ -399,6 +399,9 @@ class Grader:
         ]
         results = template.by_id.get(RESULTS_CELL)
         reported = tamper.reported_names(results.instructor_source) if results else set()
+        for item in rubric.items:  # and the models the grader measures again
+            model = item.options.get("recompute", {}).get("model")
+            reported |= tamper.reported_names(model) if isinstance(model, str) else set()
         for source in solutions:
             reported -= tamper.written_names(source)
         allowed = set().union(*map(tamper.kit_names, solutions))
@@ -428,17 +431,8 @@ class Grader:
         extra = [check.source for check in checks] + ([models.source] if models else [])
         note, outputs = self._run(notebook, extra)
         judged = judge_outputs(checks, outputs[: len(checks)], exercises) if checks else {}
-        measured = measure_again(models, outputs[-1], self._test_data()) if models else {}
+        measured = measure_again(models, outputs[-1]) if models else {}
         return judged, measured, note
-
-    def _test_data(self):
-        """The lab data as the grader loads it (once): the test images results are measured on."""
-        with self._lock:
-            if self._data is None:
-                import labkit
-
-                self._data = labkit.load_lab_data(labkit.load_settings())
-            return self._data
 
     def _grader_checks(self, template: LabTemplate) -> tuple[Mapping, list]:
         """The kit's exercises, and a grader's check for each one the lab's check cells call."""
@@ -502,6 +496,17 @@ class Grader:
         notebook["cells"] = cells[: len(cells) - len(extra)]
         added = [cell.get("outputs", []) for cell in cells[len(cells) - len(extra) :]]
         return (None if note is None else clip(note)), added
+
+
+def _make_printable(report: GradeReport) -> None:
+    """Every text of the report writable in UTF-8: students' files may hold lone surrogates."""
+    report.error = None if report.error is None else printable(report.error)
+    report.execution_note = report.execution_note and printable(report.execution_note)
+    report.notes = [printable(note) for note in report.notes]
+    report.items = [
+        ItemResult(item.id, item.points, item.max_points, printable(item.feedback))
+        for item in report.items
+    ]
 
 
 def _check_measured(check, submission: Submission, item: RubricItem, measured: tuple) -> tuple:

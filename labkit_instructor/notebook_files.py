@@ -25,6 +25,7 @@ __all__ = [
     "headings_before",
     "list_notebooks",
     "multiline_text",
+    "printable",
     "read_checks",
     "read_notebook_file",
     "read_results",
@@ -39,6 +40,12 @@ CHECK_MIME_TYPE = "application/vnd.labkit.check+json"
 
 class NotGradable(ValueError):
     """A student's file cannot be graded; the message says why and what to do."""
+
+
+def printable(text: str) -> str:
+    """``text`` as it can be written in UTF-8 anywhere: a lone surrogate (from a student's file or
+    file name) becomes its escape (``\\udc80``) instead of stopping a write."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def multiline_text(value: object) -> str:

@@ -2,32 +2,33 @@
 
 The grader never runs this code to find out: it reads the source (``ast``) of every code cell
 that is not one of the lab's locked cells (solution cells, cells the student added, locked
-cells they changed). What it looks for, each with the cell it is in:
+cells they changed). Each finding names its cell and is one of two kinds:
 
-* ``tampering``: calling or replacing the kit's reporting and checks (``report_check``,
-  ``report_results``, ``check_exercise``), replacing a module's function (``np.allclose = ...``,
-  ``setattr(math, ...)``), hooking IPython's display or events, tracing, and dynamic code
-  (``exec``, ``eval``, ``__import__``, ``sys.modules``, ``globals()``) that hides any of these;
-  writing a variable that the locked Result cell reports (``test_measures = {...}``);
+* ``tampering``: calling, importing or replacing the kit's reporting and checks; replacing a
+  module's function (``np.allclose = ...``, under any alias) or rebinding ``labkit``; hooking
+  IPython or the interpreter (display, events, tracing, frames, ``sys.meta_path``, ``sys.path``);
+  threads and subprocesses; dynamic code (``exec``, ``__dict__``, ``getattr`` with a computed
+  name); importing a module that is not installed; magics other than timing and plotting ones;
+  writing a variable that the Result cell reports or a model that the grader measures;
 * ``suspicious``: reading the machine's identity or environment (how a submission could tell
   that it is being graded), and using the kit's own reference implementations.
 
-A finding is a note on the student's row; ``tampering`` also costs the points that the
-tampered code could have forged (see ``labkit_instructor.grading``). It is a reading, not a
-proof: the instructor decides.
+A finding is a note on the student's row; ``tampering`` also costs the result and exercise
+points (see ``labkit_instructor.grading``). It is a reading, not a proof: the instructor decides.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import importlib.util
 import re
 from dataclasses import dataclass
 
 __all__ = ["Finding", "kit_names", "reported_names", "scan", "written_names"]
 
 KIT_REPORTING = {"report_check", "report_results", "check_exercise", "answer_for_grader",
-                 "checks", "reporting", "transport"}  # fmt: skip
+                 "models_for_grader", "EXERCISES", "checks", "reporting", "transport"}  # fmt: skip
 # The kit's reference implementations: a student's answer that calls them is flagged.
 KIT_REFERENCES = {"Sampling", "VAE", "ConditionalVAE", "Autoencoder", "build_vae",
                   "build_autoencoder", "build_conditional_vae", "models", "kl_divergence",
@@ -35,15 +36,21 @@ KIT_REFERENCES = {"Sampling", "VAE", "ConditionalVAE", "Autoencoder", "build_vae
 HOOKS = {"get_ipython", "stack", "currentframe", "f_back", "extract_stack", "getouterframes",
          "display_pub", "display_formatter", "displayhook", "events",
          "register_magic_function", "settrace", "setprofile", "monitoring", "InteractiveShell",
-         "set_custom_exc", "showtraceback"}  # fmt: skip
+         "set_custom_exc", "showtraceback", "walk_stack", "f_locals", "f_globals", "gi_frame",
+         "tb_frame", "f_code", "meta_path", "path_hooks", "Thread", "threading", "_thread",
+         "multiprocessing", "subprocess", "Popen", "system", "fork", "signal"}  # fmt: skip
 DYNAMIC = {"exec", "eval", "compile", "__import__", "importlib", "modules", "globals",
            "__builtins__", "builtins", "ctypes", "_getframe", "get_objects", "setattr",
-           "delattr", "vars"}  # fmt: skip
+           "delattr", "vars", "__dict__", "__class__", "__globals__", "__code__",
+           "__subclasses__", "__getattribute__", "__setattr__", "__closure__"}  # fmt: skip
 ENVIRONMENT = {"gethostname", "node", "uname", "environ", "getenv", "getuser", "getlogin",
                "socket", "getpid", "getppid"}  # fmt: skip
 MUTATING = {"update", "append", "extend", "insert", "pop", "clear", "setdefault", "popitem",
             "__setitem__", "__setattr__", "__dict__", "remove", "sort", "reverse"}  # fmt: skip
 _MAGIC = re.compile(r"^\s*([%!].*)$", re.MULTILINE)
+# Magics that only time, configure plots or print: an honest notebook's.
+HARMLESS_MAGICS = {"%matplotlib", "%time", "%%time", "%timeit", "%%timeit", "%config",
+                   "%precision", "%who", "%whos", "%pwd", "%%capture"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -92,12 +99,20 @@ def scan(cells: list[tuple[int, str]], reported: set[str], allowed: set[str]) ->
     for position, source in cells:
         found: dict[str, str] = {}
         for magic in _MAGIC.findall(source):
-            found.setdefault(f"runs {magic.split()[0]}", "tampering")
+            command = magic.split()[0] if magic.split() else magic
+            if command not in HARMLESS_MAGICS:
+                found.setdefault(f"runs {ascii(command)[1:-1]}", "tampering")
         tree = _parse(_MAGIC.sub("pass", source))
         if tree is None:
             continue
+        aliases = _MODULE_ALIASES | {
+            (alias.asname or alias.name).split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
         for node in ast.walk(tree):
-            for what, kind in _node_findings(node, reported, allowed):
+            for what, kind in _node_findings(node, reported, allowed, aliases):
                 found.setdefault(what, kind)
         findings += [Finding(position, kind, what) for what, kind in found.items()]
     return findings
@@ -120,7 +135,8 @@ def _root(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _node_findings(node: ast.AST, reported: set[str], allowed: set[str]):
+def _node_findings(node: ast.AST, reported: set[str], allowed: set[str], aliases: set[str]):
+    yield from _dynamic_findings(node)
     name = _name(node)
     if isinstance(node, ast.Name) and name not in _BARE_NAMES:
         name = None  # a variable of the student's that happens to share a name
@@ -136,30 +152,58 @@ def _node_findings(node: ast.AST, reported: set[str], allowed: set[str]):
         is_kit = isinstance(node, ast.Attribute) and _root(node) == "labkit"
         if is_kit and name in KIT_REFERENCES and name not in allowed:
             yield f"uses the kit's reference labkit.{name}", "suspicious"
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            parts = alias.name.split(".")
+            if parts[0] == "labkit" and len(parts) > 1:
+                kind = "tampering" if parts[1] in _KIT_MODULES else "suspicious"
+                yield f"imports {alias.name}", kind
     if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "labkit":
         names = {alias.name for alias in node.names} - allowed
         if names & (KIT_REFERENCES | KIT_REPORTING) or node.module != "labkit":
             imported = ", ".join(sorted(names)) or node.module
-            yield f"imports {imported} from {node.module}", "suspicious"
+            kit = set((node.module or "").split(".")) | names
+            kind = "tampering" if kit & (_KIT_MODULES | KIT_REPORTING) else "suspicious"
+            yield f"imports {imported} from {node.module}", kind
     targets = _written(node)
     for target in targets:
         root = _root(target)
         if isinstance(target, ast.Attribute | ast.Subscript) and root and root != "self":
             if root in reported:
-                yield f"changes {root}, which the Result cell reports", "tampering"
-            elif isinstance(target, ast.Attribute) and _is_module_alias(root):
+                yield f"changes {root}, which the lab's results come from", "tampering"
+            elif isinstance(target, ast.Attribute) and root in aliases:
                 yield f"replaces {ast.unparse(target)}", "tampering"
         elif isinstance(target, ast.Name) and target.id in reported:
-            yield f"assigns {target.id}, which the Result cell reports", "tampering"
+            yield f"assigns {target.id}, which the lab's results come from", "tampering"
         elif isinstance(target, ast.Name) and target.id in _KIT_NAMES and not _imports(node):
             yield f"rebinds {target.id}", "tampering"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         root = _root(node.func.value)
         if node.func.attr in MUTATING and root in reported:
-            yield f"changes {root}, which the Result cell reports", "tampering"
+            yield f"changes {root}, which the lab's results come from", "tampering"
     if isinstance(node, ast.Global | ast.Nonlocal):
         for written in set(node.names) & reported:
-            yield f"assigns {written}, which the Result cell reports", "tampering"
+            yield f"assigns {written}, which the lab's results come from", "tampering"
+
+
+def _dynamic_findings(node: ast.AST):
+    """``getattr(x, <a computed name>)``, ``sys.path``, modules that are not installed, and
+    strings that name the machine's secrets."""
+    if isinstance(node, ast.Attribute) and node.attr == "path" and _root(node) == "sys":
+        yield "changes where Python imports from (sys.path)", "tampering"
+    for alias in node.names if isinstance(node, ast.Import) else []:
+        top = alias.name.split(".")[0]
+        if importlib.util.find_spec(top) is None:
+            yield f"imports {top}, which is not an installed module (a file it wrote?)", "tampering"
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("getattr", "hasattr"):
+        named = len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+        if not named:
+            yield "runs or finds code dynamically (getattr with a computed name)", "tampering"
+        elif _root(node.args[0]) == "labkit" and node.args[1].value in KIT_REFERENCES:
+            yield f"uses the kit's reference labkit.{node.args[1].value}", "suspicious"
+    text = node.value if isinstance(node, ast.Constant) else None
+    if isinstance(text, str) and ("/proc/" in text or text.endswith("environ")):
+        yield "reads the machine or its environment (a /proc or environ path)", "suspicious"
 
 
 def _imports(node: ast.AST) -> bool:
@@ -197,11 +241,8 @@ _KIT_NAMES = {"labkit", "np", "numpy", "keras", "ops", "tf", "math", "report_che
 _BARE_NAMES = {"get_ipython", "exec", "eval", "compile", "__import__", "globals", "vars",
                "setattr", "delattr", "__builtins__", "importlib", "builtins", "ctypes",
                "socket", "report_check", "report_results", "check_exercise",
-               "answer_for_grader"}  # fmt: skip
+               "answer_for_grader", "models_for_grader", "EXERCISES", "Thread", "threading",
+               "_thread", "subprocess", "Popen", "multiprocessing"}  # fmt: skip
 _MODULE_ALIASES = {"np", "numpy", "math", "labkit", "keras", "tf", "tensorflow", "IPython",
                    "builtins", "sys", "os", "random", "scipy", "plt", "matplotlib", "ops",
                    "operator", "functools"}  # fmt: skip
-
-
-def _is_module_alias(name: str) -> bool:
-    return name in _MODULE_ALIASES

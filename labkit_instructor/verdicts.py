@@ -15,8 +15,14 @@ from __future__ import annotations
 import ast
 import json
 import secrets
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from labkit_instructor.limits import DEFAULT_MEMORY_MEGABYTES
+
+MEASURE_SECONDS = 300  # for one notebook's models: a wide margin over the labs' own
 
 __all__ = [
     "GraderCheck",
@@ -153,10 +159,14 @@ def models_check(specs: Mapping[str, Mapping]) -> ModelsCheck | None:
     return ModelsCheck(nonce, source, {name: dict(spec) for name, spec in specs.items()})
 
 
-def measure_again(check: ModelsCheck, cell_outputs: list[dict], data) -> dict[str, tuple]:
-    """``{result: (value, None) or (None, why)}``: each result measured here, on the grader's
-    own test images, on the lab's model rebuilt from what the kernel sent."""
-    from labkit.checks.transport import ANSWERS_MIME_TYPE, decode
+def measure_again(check: ModelsCheck, cell_outputs: list[dict]) -> dict[str, tuple]:
+    """``{result: (value, None) or (None, why)}``: each result measured again, on the grader's
+    own test images, on the lab's model rebuilt from what the kernel sent.
+
+    The rebuilding and measuring run in a process of their own, under the sandbox's memory cap
+    and a time limit: a model config that asks for a billion units costs that process only.
+    """
+    from labkit.checks.transport import ANSWERS_MIME_TYPE
 
     sent = [
         output["data"][ANSWERS_MIME_TYPE]
@@ -164,22 +174,48 @@ def measure_again(check: ModelsCheck, cell_outputs: list[dict], data) -> dict[st
         if isinstance(output.get("data"), dict) and ANSWERS_MIME_TYPE in output["data"]
     ]
     mine = [m for m in sent if isinstance(m, dict) and m.get("nonce") == check.nonce]
-    expressions = list(dict.fromkeys(s["model"] for s in check.specs.values() if s.get("model")))
+    if len(mine) != 1:
+        why = "the lab's models were not sent: did the notebook run to its end?"
+        return {name: (None, why) for name in check.specs}
+    request = json.dumps({"specs": check.specs, "models": mine[0].get("models")})
     try:
-        if len(mine) != 1:
-            raise ValueError("the lab's models were not sent: did the notebook run to its end?")
-        models = decode(mine[0].get("models"))
+        done = subprocess.run(
+            [sys.executable, "-m", "labkit_instructor.verdicts"],
+            input=request,
+            capture_output=True,
+            text=True,
+            timeout=MEASURE_SECONDS,
+            check=False,
+        )
+        measured = json.loads(done.stdout.strip().splitlines()[-1])
+        return {name: (measured[name][0], measured[name][1]) for name in check.specs}
+    except (subprocess.TimeoutExpired, ValueError, IndexError, KeyError, TypeError) as error:
+        why = f"measuring it failed or ran past {MEASURE_SECONDS} s ({type(error).__name__})"
+        return {name: (None, why) for name in check.specs}
+
+
+def _measure_all(request: dict) -> dict[str, list]:
+    """What the measuring process answers: ``{result: [value or None, why or None]}``."""
+    import labkit
+    from labkit.checks.transport import decode
+
+    data = labkit.load_lab_data(labkit.load_settings())
+    specs = request["specs"]
+    expressions = list(dict.fromkeys(s["model"] for s in specs.values() if s.get("model")))
+    try:
+        models = decode(request["models"])
         if not isinstance(models, list) or len(models) != len(expressions):
             raise ValueError("the models sent are not the lab's")
     except ValueError as error:
-        return {name: (None, str(error)) for name in check.specs}
+        return {name: [None, str(error)] for name in specs}
     by_expression = dict(zip(expressions, models, strict=True))
     measured = {}
-    for name, spec in check.specs.items():
+    for name, spec in specs.items():
         try:
-            measured[name] = (_measure(spec, by_expression.get(spec.get("model")), data), None)
+            value = _measure(spec, by_expression.get(spec.get("model")), data)
+            measured[name] = [float(value), None]
         except Exception as error:  # a model the kit cannot rebuild or measure
-            measured[name] = (None, f"{type(error).__name__}: {error}"[:300])
+            measured[name] = [None, f"{type(error).__name__}: {error}"[:300]]
     return measured
 
 
@@ -232,3 +268,12 @@ def _classes(config: object) -> set[str]:
         for value in config:
             found |= _classes(value)
     return found
+
+
+if __name__ == "__main__":  # the measuring process of measure_again, memory capped first
+    if sys.platform != "win32":
+        import resource
+
+        cap = DEFAULT_MEMORY_MEGABYTES * 2**20
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    print(json.dumps(_measure_all(json.loads(sys.stdin.read()))))

@@ -193,7 +193,8 @@ def test_a_student_cell_cannot_remount_or_drop_a_pth_file(lab, sandbox):  # noqa
     body = GUARDED.format(folder=targets[0], site_packages=targets[1:], marker=marker)
     path = _student(lab, "rooter", lambda nb: _solve(nb, body))
     report = _grader(lab, execute=True, sandbox=sandbox).grade(path)
-    assert report.points == MAX_POINTS, report.feedback()  # every guard in the cell held
+    # Every guard in the cell held: it ran to its end (its subprocess is noted as tampering).
+    assert _points(report)["ran"] == 1 and report.execution_note is None, report.feedback()
     assert not any((Path(target) / marker).exists() for target in targets)
 
 

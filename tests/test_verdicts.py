@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import pickle
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from tests import (
     test_checks_lab06,
 )
 
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 ANSWERS = {
     "binarize": (test_checks_lab01.binarize,),
     "autoencoder_layers": (
@@ -221,6 +223,29 @@ TRICKS = {
     "from labkit.models import Sampling": ("imports Sampling", "suspicious"),
     "class _Kit:\n    pass\nlabkit = _Kit()": ("rebinds labkit", "tampering"),
     "import inspect\nif inspect.stack()[1].function == 'run': pass": ("stack", "tampering"),
+    # What a hostile student tried against the first version of this reading:
+    "import labkit.checks.transport as T\nT.__dict__['answer_for_grader'] = print": (
+        "imports labkit.checks.transport",
+        "tampering",
+    ),
+    "import numpy as N\nN.array_equal = max": ("replaces N.array_equal", "tampering"),
+    "numpy.__dict__['array_equal'] = max": ("dynamically (__dict__)", "tampering"),
+    "import traceback\nprint([f.f_locals for f, _ in traceback.walk_stack(None)])": (
+        "walk_stack",
+        "tampering",
+    ),
+    "import sys\nframe = getattr(sys, '_get' + 'frame')": ("a computed name", "tampering"),
+    "kit = getattr(labkit, 'build_' + 'autoencoder')": ("a computed name", "tampering"),
+    "print(open('/proc/self/environ').read())": ("reads the machine", "suspicious"),
+    "import sys\nsys.meta_path.insert(0, None)": ("meta_path", "tampering"),
+    "import sys\nsys.path.insert(0, '.')\nimport helper_i_wrote": ("sys.path", "tampering"),
+    "import helper_i_wrote": ("not an installed module", "tampering"),
+    "import threading\nthreading.Thread(target=print).start()": ("Thread", "tampering"),
+    "autoencoder = keras.Model(image, decoder(encoder(image)))": (
+        "assigns autoencoder",
+        "tampering",
+    ),
+    "%\udc80": ("runs %\\udc80", "tampering"),
 }
 HONEST = [
     "history = model.fit(x)",  # not a name the Result cell reads in this scan
@@ -229,6 +254,8 @@ HONEST = [
     "class VAE(labkit.VAE):\n    def call(self, x):\n        self.seen = x\n        return x",
     "checks = {'mine': True}\nevents = []\nnode = 3",
     "import numpy as np\nimport labkit\nfrom keras import ops",
+    "%matplotlib inline\n%time total = 1 + 1",
+    '"""The environment of the lab, explained."""\nclass A:\n    name = "A"',
 ]
 
 
@@ -237,7 +264,7 @@ def test_each_trick_is_found_and_named(source):
     from labkit_instructor.tamper import scan
 
     expected, kind = TRICKS[source]
-    found = scan([(7, source)], {"test_measures", "history"}, {"VAE"})
+    found = scan([(7, source)], {"test_measures", "history", "autoencoder"}, {"VAE"})
     assert any(expected in f.what and f.kind == kind and f.cell == 7 for f in found), found
 
 
@@ -246,6 +273,45 @@ def test_honest_code_raises_no_finding(source):
     from labkit_instructor.tamper import scan
 
     assert scan([(3, source)], {"test_measures"}, {"VAE"}) == []
+
+
+@pytest.mark.parametrize("lab", sorted(p.stem for p in NOTEBOOKS.glob("0*.ipynb")))
+def test_the_kit_s_own_solutions_raise_no_finding(lab):
+    import labkit_instructor
+
+    report = labkit_instructor.Grader(source=NOTEBOOKS, lab=lab).grade(NOTEBOOKS / f"{lab}.ipynb")
+    assert report.notes == [] and report.points == report.max_points, report.feedback()
+
+
+def test_a_model_swapped_in_before_it_is_measured_costs_the_result():
+    import labkit_instructor
+
+    lab = "02_autoencoder"
+    notebook = json.loads((NOTEBOOKS / f"{lab}.ipynb").read_text(encoding="utf-8"))
+    at = next(
+        i for i, c in enumerate(notebook["cells"]) if "test_errors = " in "".join(c["source"])
+    )
+    swap = "autoencoder = keras.Model(image, image)  # the identity: a perfect test MSE"
+    notebook["cells"].insert(at, {"cell_type": "code", "metadata": {}, "source": swap,
+                                  "outputs": [], "execution_count": 1})  # fmt: skip
+    path = Path(tempfile.mkdtemp()) / f"{lab}.ipynb"
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    report = labkit_instructor.Grader(source=NOTEBOOKS).grade(path)
+    points = {item.id: item.points for item in report.items}
+    assert points["test_mse"] == 0 and points["exercise_autoencoder_layers"] == 0
+    assert any("assigns autoencoder, which the lab's results come from" in n for n in report.notes)
+
+
+def test_measuring_that_runs_too_long_costs_its_result_only(monkeypatch):
+    from labkit.checks.transport import ANSWERS_MIME_TYPE
+    from labkit_instructor import verdicts
+
+    monkeypatch.setattr(verdicts, "MEASURE_SECONDS", 0.5)
+    check = verdicts.models_check({"test_mse": {"model": "m", "measure": "reconstruction_mse"}})
+    message = {"nonce": check.nonce, "models": encode([{"error": "never read"}])}
+    outputs = [{"output_type": "display_data", "data": {ANSWERS_MIME_TYPE: message}}]
+    value, why = verdicts.measure_again(check, outputs)["test_mse"]
+    assert value is None and "ran past 0.5 s" in why
 
 
 def test_the_result_cell_s_own_loop_variables_are_not_guarded():
@@ -299,7 +365,64 @@ def test_made_up_results_earn_nothing_and_the_grader_s_measure_counts(tmp_path, 
     forged_items = {item.id: item for item in forged.items}
     assert honest_items["test_mse"].points == 2, honest.feedback()
     assert forged_items["test_mse"].points == 0, forged.feedback()
-    assert "but the grader measured" in forged_items["test_mse"].feedback
-    assert forged_items["loss_decreased"].points == 0  # not measured again: the finding costs it
-    assert any("which the Result cell reports" in note for note in forged.notes)
+    assert forged_items["loss_decreased"].points == 0
+    assert "cell" in forged_items["test_mse"].feedback  # the finding, with its cell
+    assert any("changes test_errors, which the lab's results come from" in n for n in forged.notes)
     assert forged.points < honest.points
+
+
+def test_a_result_cell_that_reports_another_number_than_measured_earns_nothing():
+    from labkit_instructor.checks import CHECKS, Submission
+    from labkit_instructor.grading import _check_measured
+    from labkit_instructor.rubrics import load_rubrics
+
+    item = next(i for i in load_rubrics()["02_autoencoder"].items if i.id == "test_mse")
+    submission = Submission({"cells": []}, {"test_mse": 0.001}, {})
+    check = CHECKS[item.check]
+    passed, feedback = _check_measured(check, submission, item, (0.041, None))
+    assert not passed and "reports test_mse = 0.001, but the grader measured 0.041" in feedback
+    assert _check_measured(check, submission, item, (0.00105, None))[0]  # within tolerance
+    passed, feedback = _check_measured(check, submission, item, (None, "no model was sent"))
+    assert not passed and "could not measure test_mse itself (no model was sent)" in feedback
+
+
+def test_a_hostile_model_costs_its_own_result_only():
+    from labkit.backend import keras
+    from labkit.checks.transport import ANSWERS_MIME_TYPE
+    from labkit_instructor.verdicts import measure_again, models_check
+
+    autoencoder = labkit.build_autoencoder(latent_dim=2, hidden_dims=(8,))
+    encoder, decoder = labkit.encoder_and_decoder(autoencoder)
+
+    def sent(model, edit=None):
+        config = keras.saving.serialize_keras_object(model)
+        if edit:
+            edit(config)
+        return {"config": config, "weights": model.get_weights()}
+
+    def huge(config):  # a billion units: building it would take 3 TB
+        layer = next(la for la in config["config"]["layers"] if la["class_name"] == "Dense")
+        layer["config"]["units"] = 10**9
+
+    def code(config):  # a Lambda layer runs code when it is rebuilt
+        layer = next(la for la in config["config"]["layers"] if la["class_name"] == "Dense")
+        layer["class_name"] = "Lambda"
+
+    measure = {"measure": "reconstruction_mse"}
+    check = models_check({name: {**measure, "model": name} for name in ("honest", "huge", "code")})
+    models = [
+        {"encoder": sent(encoder), "decoder": sent(decoder)},
+        {"encoder": sent(encoder, huge), "decoder": sent(decoder)},
+        {"encoder": sent(encoder, code), "decoder": sent(decoder)},
+    ]
+    message = {"nonce": check.nonce, "models": encode(models)}
+    measured = measure_again(check, [{"output_type": "display_data",
+                                      "data": {ANSWERS_MIME_TYPE: message}}])  # fmt: skip
+    assert measured["honest"][0] == pytest.approx(
+        labkit.evaluate_autoencoder(
+            autoencoder, labkit.load_lab_data(labkit.load_settings()).x_test
+        )["reconstruction_mse"],
+        rel=1e-5,
+    )
+    assert measured["huge"][0] is None and "Error" in measured["huge"][1]
+    assert measured["code"][0] is None and "does not rebuild: ['Lambda']" in measured["code"][1]
