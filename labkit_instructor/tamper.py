@@ -5,11 +5,12 @@ that is not one of the lab's locked cells (solution cells, cells the student add
 cells they changed). Each finding names its cell and is one of two kinds:
 
 * ``tampering``: calling, importing or replacing the kit's reporting and checks; replacing a
-  module's function (``np.allclose = ...``, under any alias) or rebinding ``labkit``; hooking
-  IPython or the interpreter (display, events, tracing, frames, ``sys.meta_path``, ``sys.path``);
-  threads and subprocesses; dynamic code (``exec``, ``__dict__``, ``getattr`` with a computed
-  name); importing a module that is not installed; magics other than timing and plotting ones;
-  writing a variable that the Result cell reports or a model that the grader measures;
+  module's function (``np.allclose = ...``, under any name the module is given) or rebinding
+  ``labkit``; hooking IPython or the interpreter (display, events, tracing, frames,
+  ``sys.meta_path``); dynamic code (``exec``, ``__import__``, ``getattr`` with a computed or a
+  forbidden name, Python's double-underscore internals, unpickling); importing a module the labs
+  do not use; magics other than timing and plotting ones; writing a variable that the Result
+  cell reports or a model that the grader measures, under any name it is given;
 * ``suspicious``: reading the machine's identity or environment (how a submission could tell
   that it is being graded), and using the kit's own reference implementations.
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib.util
 import re
 from dataclasses import dataclass
 
@@ -34,19 +34,37 @@ KIT_REFERENCES = {"Sampling", "VAE", "ConditionalVAE", "Autoencoder", "build_vae
                   "build_autoencoder", "build_conditional_vae", "models", "kl_divergence",
                   "summed_binary_crossentropy", "encoder_and_decoder"}  # fmt: skip
 HOOKS = {"get_ipython", "stack", "currentframe", "f_back", "extract_stack", "getouterframes",
-         "display_pub", "display_formatter", "displayhook", "events",
-         "register_magic_function", "settrace", "setprofile", "monitoring", "InteractiveShell",
-         "set_custom_exc", "showtraceback", "walk_stack", "f_locals", "f_globals", "gi_frame",
-         "tb_frame", "f_code", "meta_path", "path_hooks", "Thread", "threading", "_thread",
-         "multiprocessing", "subprocess", "Popen", "system", "fork", "signal"}  # fmt: skip
-DYNAMIC = {"exec", "eval", "compile", "__import__", "importlib", "modules", "globals",
-           "__builtins__", "builtins", "ctypes", "_getframe", "get_objects", "setattr",
-           "delattr", "vars", "__dict__", "__class__", "__globals__", "__code__",
-           "__subclasses__", "__getattribute__", "__setattr__", "__closure__"}  # fmt: skip
+         "display_pub", "display_formatter", "displayhook", "events", "run_line_magic",
+         "run_cell_magic", "register_magic_function", "settrace", "setprofile", "monitoring",
+         "InteractiveShell", "set_custom_exc", "showtraceback", "walk_stack", "f_locals",
+         "f_globals", "gi_frame", "tb_frame", "f_code", "meta_path", "path_hooks", "Thread",
+         "Popen", "system", "fork", "enable_unsafe_deserialization"}  # fmt: skip
+DYNAMIC = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "setattr",
+           "delattr", "breakpoint", "modules", "_getframe", "get_objects", "get_referrers",
+           "run_path", "run_module", "FunctionType", "CodeType"}  # fmt: skip
 ENVIRONMENT = {"gethostname", "node", "uname", "environ", "getenv", "getuser", "getlogin",
-               "socket", "getpid", "getppid"}  # fmt: skip
+               "getpid", "getppid"}  # fmt: skip
 MUTATING = {"update", "append", "extend", "insert", "pop", "clear", "setdefault", "popitem",
-            "__setitem__", "__setattr__", "__dict__", "remove", "sort", "reverse"}  # fmt: skip
+            "remove", "sort", "reverse", "fill", "resize", "put", "assign"}  # fmt: skip
+# The modules a student's cell may import: what the labs use, and a few harmless helpers.
+# Anything else (pickle, inspect, threading, sys, os, importlib, ...) is tampering.
+IMPORTABLE = {"numpy", "matplotlib", "keras", "tensorflow", "labkit", "math", "random",
+              "itertools", "collections", "statistics", "time", "datetime", "dataclasses",
+              "typing", "string", "textwrap", "pprint", "copy", "functools", "scipy",
+              "sklearn", "pandas", "seaborn", "tqdm", "PIL", "re", "json", "csv", "enum",
+              "abc", "fractions", "decimal", "IPython.display"}  # fmt: skip
+# Double-underscore names a lab's code uses; any other is Python's internals.
+PLAIN_DUNDERS = {"__init__", "__name__", "__doc__", "__call__", "__len__", "__repr__",
+                 "__str__", "__getitem__", "__iter__", "__future__"}  # fmt: skip
+# Arguments that turn loading data into running code.
+UNSAFE_ARGUMENTS = {("allow_pickle", True), ("safe_mode", False)}
+# Names a student's cell must not point elsewhere: the kit, and what its checks compute with.
+KIT_NAMES = {"labkit", "np", "numpy", "keras", "ops", "tf", "math", "report_check",
+             "report_results", "check_exercise"}  # fmt: skip
+# The names a lab's cells give modules (a student's own ``import numpy as N`` adds to them).
+MODULE_NAMES = {"np", "numpy", "math", "labkit", "keras", "tf", "tensorflow", "plt",
+                "matplotlib", "ops", "random", "functools", "itertools", "collections"}  # fmt: skip
+_FORBIDDEN = KIT_REPORTING | HOOKS | DYNAMIC
 _MAGIC = re.compile(r"^\s*([%!].*)$", re.MULTILINE)
 # Magics that only time, configure plots or print: an honest notebook's.
 HARMLESS_MAGICS = {"%matplotlib", "%time", "%%time", "%timeit", "%%timeit", "%config",
@@ -95,25 +113,23 @@ def kit_names(source: str) -> set[str]:
 def scan(cells: list[tuple[int, str]], reported: set[str], allowed: set[str]) -> list[Finding]:
     """Findings in the student's code cells (``(position, source)``), at most one per kind of
     thing per cell. ``allowed``: the ``labkit`` names the lab's own solution cells use."""
+    trees = [(position, _parse(_MAGIC.sub("pass", source))) for position, source in cells]
+    nodes = [node for _, tree in trees if tree for node in ast.walk(tree)]
+    # Another name for a module or a reported variable is guarded as the first one is.
+    modules, guarded = _aliases(nodes, MODULE_NAMES | _imported(nodes)), _aliases(nodes, reported)
+    called = {id(node.func) for node in nodes if isinstance(node, ast.Call)}
     findings = []
-    for position, source in cells:
+    for (position, source), (_, tree) in zip(cells, trees, strict=True):
         found: dict[str, str] = {}
         for magic in _MAGIC.findall(source):
             command = magic.split()[0] if magic.split() else magic
             if command not in HARMLESS_MAGICS:
                 found.setdefault(f"runs {ascii(command)[1:-1]}", "tampering")
-        tree = _parse(_MAGIC.sub("pass", source))
-        if tree is None:
-            continue
-        aliases = _MODULE_ALIASES | {
-            (alias.asname or alias.name).split(".")[0]
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Import | ast.ImportFrom)
-            for alias in node.names
-        }
-        for node in ast.walk(tree):
-            for what, kind in _node_findings(node, reported, allowed, aliases):
+        for node in ast.walk(tree) if tree else []:
+            for what, kind in _node_findings(node, guarded, allowed, modules):
                 found.setdefault(what, kind)
+            if isinstance(node, ast.Name) and node.id == "getattr" and id(node) not in called:
+                found.setdefault("passes getattr around (code found dynamically)", "tampering")
         findings += [Finding(position, kind, what) for what, kind in found.items()]
     return findings
 
@@ -125,85 +141,125 @@ def _parse(source: str) -> ast.Module | None:
         return None
 
 
-def _name(node: ast.AST) -> str | None:
-    return node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
-
-
 def _root(node: ast.AST) -> str | None:
-    while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Call | ast.Starred):
         node = node.func if isinstance(node, ast.Call) else node.value
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _node_findings(node: ast.AST, reported: set[str], allowed: set[str], aliases: set[str]):
-    yield from _dynamic_findings(node)
-    name = _name(node)
-    if isinstance(node, ast.Name) and name not in _BARE_NAMES:
-        name = None  # a variable of the student's that happens to share a name
-    if isinstance(node, ast.Name | ast.Attribute) and name:
-        if name in KIT_REPORTING and (name not in _KIT_MODULES or _root(node) == "labkit"):
-            yield f"uses the kit's reporting ({name})", "tampering"
-        if name in HOOKS:
-            yield f"hooks into IPython or the interpreter ({name})", "tampering"
-        if name in DYNAMIC:
-            yield f"runs or finds code dynamically ({name})", "tampering"
-        if name in ENVIRONMENT:
-            yield f"reads the machine or its environment ({name})", "suspicious"
-        is_kit = isinstance(node, ast.Attribute) and _root(node) == "labkit"
-        if is_kit and name in KIT_REFERENCES and name not in allowed:
-            yield f"uses the kit's reference labkit.{name}", "suspicious"
-    if isinstance(node, ast.Import):
-        for alias in node.names:
-            parts = alias.name.split(".")
-            if parts[0] == "labkit" and len(parts) > 1:
-                kind = "tampering" if parts[1] in _KIT_MODULES else "suspicious"
-                yield f"imports {alias.name}", kind
-    if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "labkit":
-        names = {alias.name for alias in node.names} - allowed
-        if names & (KIT_REFERENCES | KIT_REPORTING) or node.module != "labkit":
-            imported = ", ".join(sorted(names)) or node.module
-            kit = set((node.module or "").split(".")) | names
-            kind = "tampering" if kit & (_KIT_MODULES | KIT_REPORTING) else "suspicious"
-            yield f"imports {imported} from {node.module}", kind
-    targets = _written(node)
-    for target in targets:
+def _imported(nodes: list[ast.AST]) -> set[str]:
+    return {
+        (alias.asname or alias.name).split(".")[0]
+        for node in nodes
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+
+
+def _aliases(nodes: list[ast.AST], names: set[str]) -> set[str]:
+    """``names`` and every name assigned one of them, or a part of one (``h = history``)."""
+    names = set(names)
+    for _ in range(4):  # chains of aliases, a few deep
+        for node in nodes:
+            value = getattr(node, "value", None)
+            assigned = isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr)
+            if assigned and _root(value) in names and not isinstance(value, ast.Call):
+                names |= {t.id for t in _written(node) if isinstance(t, ast.Name)}
+    return names
+
+
+def _node_findings(node: ast.AST, guarded: set[str], allowed: set[str], modules: set[str]):
+    yield from _name_findings(node, allowed)
+    yield from _import_findings(node, allowed)
+    yield from _call_findings(node, guarded)
+    for target in _written(node):
         root = _root(target)
         if isinstance(target, ast.Attribute | ast.Subscript) and root and root != "self":
-            if root in reported:
+            if root in guarded:
                 yield f"changes {root}, which the lab's results come from", "tampering"
-            elif isinstance(target, ast.Attribute) and root in aliases:
+            elif isinstance(target, ast.Attribute) and root in modules:
                 yield f"replaces {ast.unparse(target)}", "tampering"
-        elif isinstance(target, ast.Name) and target.id in reported:
+        elif isinstance(target, ast.Name) and target.id in guarded:
             yield f"assigns {target.id}, which the lab's results come from", "tampering"
-        elif isinstance(target, ast.Name) and target.id in _KIT_NAMES and not _imports(node):
+        elif isinstance(target, ast.Name) and target.id in KIT_NAMES and not _imports(node):
             yield f"rebinds {target.id}", "tampering"
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        root = _root(node.func.value)
-        if node.func.attr in MUTATING and root in reported:
-            yield f"changes {root}, which the lab's results come from", "tampering"
     if isinstance(node, ast.Global | ast.Nonlocal):
-        for written in set(node.names) & reported:
+        for written in set(node.names) & guarded:
             yield f"assigns {written}, which the lab's results come from", "tampering"
 
 
-def _dynamic_findings(node: ast.AST):
-    """``getattr(x, <a computed name>)``, ``sys.path``, modules that are not installed, and
-    strings that name the machine's secrets."""
-    if isinstance(node, ast.Attribute) and node.attr == "path" and _root(node) == "sys":
-        yield "changes where Python imports from (sys.path)", "tampering"
-    for alias in node.names if isinstance(node, ast.Import) else []:
-        top = alias.name.split(".")[0]
-        if importlib.util.find_spec(top) is None:
-            yield f"imports {top}, which is not an installed module (a file it wrote?)", "tampering"
-    if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("getattr", "hasattr"):
-        named = len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
-        if not named:
-            yield "runs or finds code dynamically (getattr with a computed name)", "tampering"
-        elif _root(node.args[0]) == "labkit" and node.args[1].value in KIT_REFERENCES:
-            yield f"uses the kit's reference labkit.{node.args[1].value}", "suspicious"
+def _name_findings(node: ast.AST, allowed: set[str]):
+    """A forbidden name used, or reached as an attribute or a constant string."""
+    if isinstance(node, ast.Name):
+        name = node.id if node.id in _BARE_NAMES else None
+    elif isinstance(node, ast.Attribute):
+        name = node.attr
+    else:
+        name = None
+    if name is not None:
+        yield from _forbidden(name)
+        if name.startswith("__") and name.endswith("__") and name not in PLAIN_DUNDERS:
+            yield f"reaches into Python's internals ({name})", "tampering"
+        is_kit = isinstance(node, ast.Attribute) and _root(node) == "labkit"
+        if is_kit and name in KIT_REFERENCES and name not in allowed:
+            yield f"uses the kit's reference labkit.{name}", "suspicious"
     text = node.value if isinstance(node, ast.Constant) else None
     if isinstance(text, str) and ("/proc/" in text or text.endswith("environ")):
         yield "reads the machine or its environment (a /proc or environ path)", "suspicious"
+
+
+def _forbidden(name: str):
+    if name in KIT_REPORTING:
+        yield f"uses the kit's reporting ({name})", "tampering"
+    if name in HOOKS:
+        yield f"hooks into IPython or the interpreter ({name})", "tampering"
+    if name in DYNAMIC:
+        yield f"runs or finds code dynamically ({name})", "tampering"
+    if name in ENVIRONMENT:
+        yield f"reads the machine or its environment ({name})", "suspicious"
+
+
+def _import_findings(node: ast.AST, allowed: set[str]):
+    """Modules outside IMPORTABLE, forbidden names imported, the kit's checks and references."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if not _importable(alias.name):
+                yield f"imports {alias.name}, which the labs do not use", "tampering"
+    if not isinstance(node, ast.ImportFrom):
+        return
+    module = node.module or ""
+    if not _importable(module) or node.level:
+        yield f"imports from {module or '.'}, which the labs do not use", "tampering"
+    for alias in node.names:
+        yield from _forbidden(alias.name)
+        if module.split(".")[0] == "labkit" and alias.name in KIT_REFERENCES - allowed:
+            yield f"imports the kit's reference {alias.name} from {module}", "suspicious"
+
+
+def _importable(module: str) -> bool:
+    if module.split(".")[0] == "labkit":
+        return module == "labkit"  # labkit.checks, labkit.models: the kit's insides
+    return module.split(".")[0] in IMPORTABLE or module in IMPORTABLE
+
+
+def _call_findings(node: ast.AST, guarded: set[str]):
+    """``getattr(x, "exec")``, a guarded variable changed by a method, unsafe loading."""
+    if not isinstance(node, ast.Call):
+        return
+    name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+    if name in ("getattr", "setattr", "delattr", "hasattr") and len(node.args) > 1:
+        attribute = node.args[1]
+        if not isinstance(attribute, ast.Constant) or not isinstance(attribute.value, str):
+            yield "runs or finds code dynamically (getattr with a computed name)", "tampering"
+        else:
+            yield from _forbidden(attribute.value)
+    mutated = isinstance(node.func, ast.Attribute) and node.func.attr in MUTATING
+    if mutated and _root(node.func.value) in guarded:
+        yield f"changes {_root(node.func.value)}, which the lab's results come from", "tampering"
+    for keyword in node.keywords:
+        value = getattr(keyword.value, "value", None)
+        if (keyword.arg, value) in UNSAFE_ARGUMENTS:
+            yield f"loads data that can run code ({keyword.arg}={value})", "tampering"
 
 
 def _imports(node: ast.AST) -> bool:
@@ -233,16 +289,8 @@ def _written(node: ast.AST) -> list[ast.AST]:
     return flat
 
 
-_KIT_MODULES = {"checks", "reporting", "transport"}
-# Names a student's cell must not point elsewhere: the kit, and what its checks compute with.
-_KIT_NAMES = {"labkit", "np", "numpy", "keras", "ops", "tf", "math", "report_check",
-              "report_results", "check_exercise"}  # fmt: skip
 # Bare names that mean the same thing in any notebook; other matches need an attribute.
-_BARE_NAMES = {"get_ipython", "exec", "eval", "compile", "__import__", "globals", "vars",
-               "setattr", "delattr", "__builtins__", "importlib", "builtins", "ctypes",
-               "socket", "report_check", "report_results", "check_exercise",
-               "answer_for_grader", "models_for_grader", "EXERCISES", "Thread", "threading",
-               "_thread", "subprocess", "Popen", "multiprocessing"}  # fmt: skip
-_MODULE_ALIASES = {"np", "numpy", "math", "labkit", "keras", "tf", "tensorflow", "IPython",
-                   "builtins", "sys", "os", "random", "scipy", "plt", "matplotlib", "ops",
-                   "operator", "functools"}  # fmt: skip
+_BARE_NAMES = {"get_ipython", "exec", "eval", "compile", "__import__", "globals", "locals",
+               "vars", "setattr", "delattr", "breakpoint", "__builtins__",
+               "report_check", "report_results", "check_exercise", "answer_for_grader",
+               "models_for_grader", "EXERCISES", "Thread", "Popen"}  # fmt: skip

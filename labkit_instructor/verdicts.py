@@ -227,6 +227,7 @@ def _measure(spec: Mapping, sent: object, data) -> float:
     if not isinstance(sent, dict) or "error" in sent:
         raise ValueError(sent.get("error") if isinstance(sent, dict) else "no model was sent")
     encoder, decoder = (_rebuild(sent.get(part)) for part in ("encoder", "decoder"))
+    _is_the_labs(spec, encoder, decoder)
     if spec["measure"] == "reconstruction_mse":
         model = labkit.Autoencoder(encoder, decoder)
         return labkit.evaluate_autoencoder(model, data.x_test)["reconstruction_mse"]
@@ -238,6 +239,18 @@ def _measure(spec: Mapping, sent: object, data) -> float:
         model, data.x_test, labels=labels, num_importance_samples=1, iwae_images=1
     )
     return measures[spec["measure"]]
+
+
+def _is_the_labs(spec: Mapping, encoder, decoder) -> None:
+    """Raise ValueError unless the model has the lab's code size and number of parameters: a
+    model without the lab's bottleneck measures better, and is not the lab's."""
+    code = decoder.inputs[0].shape[-1]
+    parameters = encoder.count_params() + decoder.count_params()
+    if code != spec.get("latent_dim", code) or parameters != spec.get("parameters", parameters):
+        raise ValueError(
+            f"the model measured has a code of {code} numbers and {parameters:,} parameters; "
+            f"the lab's has {spec.get('latent_dim')} and {spec.get('parameters')}"
+        )
 
 
 def _rebuild(part: object):

@@ -220,7 +220,8 @@ TRICKS = {
     ),
     "import os\nos.environ.get('HOME')": ("reads the machine", "suspicious"),
     "class Sampling(labkit.Sampling):\n    pass": ("reference labkit.Sampling", "suspicious"),
-    "from labkit.models import Sampling": ("imports Sampling", "suspicious"),
+    "from labkit.models import Sampling": ("imports from labkit.models", "tampering"),
+    "from labkit import Sampling": ("imports the kit's reference Sampling", "suspicious"),
     "class _Kit:\n    pass\nlabkit = _Kit()": ("rebinds labkit", "tampering"),
     "import inspect\nif inspect.stack()[1].function == 'run': pass": ("stack", "tampering"),
     # What a hostile student tried against the first version of this reading:
@@ -229,7 +230,7 @@ TRICKS = {
         "tampering",
     ),
     "import numpy as N\nN.array_equal = max": ("replaces N.array_equal", "tampering"),
-    "numpy.__dict__['array_equal'] = max": ("dynamically (__dict__)", "tampering"),
+    "numpy.__dict__['array_equal'] = max": ("Python's internals (__dict__)", "tampering"),
     "import traceback\nprint([f.f_locals for f, _ in traceback.walk_stack(None)])": (
         "walk_stack",
         "tampering",
@@ -238,14 +239,24 @@ TRICKS = {
     "kit = getattr(labkit, 'build_' + 'autoencoder')": ("a computed name", "tampering"),
     "print(open('/proc/self/environ').read())": ("reads the machine", "suspicious"),
     "import sys\nsys.meta_path.insert(0, None)": ("meta_path", "tampering"),
-    "import sys\nsys.path.insert(0, '.')\nimport helper_i_wrote": ("sys.path", "tampering"),
-    "import helper_i_wrote": ("not an installed module", "tampering"),
+    "import helper_i_wrote": ("imports helper_i_wrote, which the labs do not use", "tampering"),
     "import threading\nthreading.Thread(target=print).start()": ("Thread", "tampering"),
     "autoencoder = keras.Model(image, decoder(encoder(image)))": (
         "assigns autoencoder",
         "tampering",
     ),
     "%\udc80": ("runs %\\udc80", "tampering"),
+    # ... and the second round:
+    "setter = getattr(print.__self__, 'setattr')": ("Python's internals (__self__)", "tampering"),
+    "getattr(builtins_module, 'exec')('x = 1')": ("dynamically (exec)", "tampering"),
+    "from builtins import exec as run": ("imports from builtins", "tampering"),
+    "from IPython import get_ipython as g": ("hooks into IPython", "tampering"),
+    "z = np\nz.array_equal = max": ("replaces z.array_equal", "tampering"),
+    "h = history\nh.history['loss'][0] = 9.0": ("changes h", "tampering"),
+    "test_measures.__ior__({'negative_elbo': 80.0})": ("Python's internals", "tampering"),
+    "import functools\nget = functools.partial(getattr, np)": ("passes getattr", "tampering"),
+    "import pickle": ("imports pickle, which the labs do not use", "tampering"),
+    "arrays = np.load('x.npy', allow_pickle=True)": ("allow_pickle=True", "tampering"),
 }
 HONEST = [
     "history = model.fit(x)",  # not a name the Result cell reads in this scan
@@ -256,6 +267,11 @@ HONEST = [
     "import numpy as np\nimport labkit\nfrom keras import ops",
     "%matplotlib inline\n%time total = 1 + 1",
     '"""The environment of the lab, explained."""\nclass A:\n    name = "A"',
+    "from IPython.display import display\nimport json\ndisplay(json.loads('[1]'))",
+    "class Stats:\n    mean = 1.0\n\nprint(getattr(Stats(), 'mean'))",
+    "losses = history.history['loss']\nplt.plot(losses)\nprint(min(losses))",
+    "class VAE(keras.Model):\n    def __init__(self, encoder):\n        super().__init__()\n"
+    "        self.encoder = encoder",
 ]
 
 
@@ -408,12 +424,16 @@ def test_a_hostile_model_costs_its_own_result_only():
         layer = next(la for la in config["config"]["layers"] if la["class_name"] == "Dense")
         layer["class_name"] = "Lambda"
 
-    measure = {"measure": "reconstruction_mse"}
-    check = models_check({name: {**measure, "model": name} for name in ("honest", "huge", "code")})
+    lab = {"measure": "reconstruction_mse", "latent_dim": 2}
+    lab["parameters"] = autoencoder.count_params()
+    names = ("honest", "huge", "code", "wide")
+    check = models_check({name: {**lab, "model": name} for name in names})
+    wide = labkit.build_autoencoder(latent_dim=8, hidden_dims=(8,))  # no 2-number bottleneck
     models = [
         {"encoder": sent(encoder), "decoder": sent(decoder)},
         {"encoder": sent(encoder, huge), "decoder": sent(decoder)},
         {"encoder": sent(encoder, code), "decoder": sent(decoder)},
+        dict(zip(("encoder", "decoder"), map(sent, labkit.encoder_and_decoder(wide)), strict=True)),
     ]
     message = {"nonce": check.nonce, "models": encode(models)}
     measured = measure_again(check, [{"output_type": "display_data",
@@ -426,3 +446,4 @@ def test_a_hostile_model_costs_its_own_result_only():
     )
     assert measured["huge"][0] is None and "Error" in measured["huge"][1]
     assert measured["code"][0] is None and "does not rebuild: ['Lambda']" in measured["code"][1]
+    assert measured["wide"][0] is None and "a code of 8 numbers" in measured["wide"][1]
