@@ -13,7 +13,13 @@ from the lab's Result and check cells alone, and
   earns no points, and the feedback says which cell;
 * with ``execute``, the notebook that runs is rebuilt from the instructor's locked cells (hidden
   tests included) around the student's solution cells, in a fresh kernel, in a sandbox
-  (``labkit_instructor.sandbox``), with a per-cell and a per-notebook time limit.
+  (``labkit_instructor.sandbox``), with a per-cell and a per-notebook time limit; then the
+  exercises are judged and the thresholded results measured again in the grader's own process
+  (``labkit_instructor.verdicts``), not read from what the kernel printed.
+
+Either way, the student's own cells are read for code that reaches into the grading
+(``labkit_instructor.tamper``): each finding is noted, and tampering costs the result and
+exercise items.
 
 Students' files are read, never written. A file that cannot be graded (not JSON, the wrong
 notebook format, too large, the wrong lab) becomes a report with an ``error`` instead of

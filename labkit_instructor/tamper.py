@@ -45,17 +45,19 @@ DYNAMIC = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars",
 ENVIRONMENT = {"gethostname", "node", "uname", "environ", "getenv", "getuser", "getlogin",
                "getpid", "getppid"}  # fmt: skip
 MUTATING = {"update", "append", "extend", "insert", "pop", "clear", "setdefault", "popitem",
-            "remove", "sort", "reverse", "fill", "resize", "put", "assign"}  # fmt: skip
+            "remove", "sort", "reverse", "fill", "resize", "put", "assign", "set_weights",
+            "load_weights"}  # fmt: skip
 # The modules a student's cell may import: what the labs use, and a few harmless helpers.
-# Anything else (pickle, inspect, threading, sys, os, importlib, ...) is tampering.
+# Anything else is tampering: pickle, inspect, sys, os, but also string (Formatter.get_field is
+# a getattr by string) and functools (update_wrapper is a setattr by string).
 IMPORTABLE = {"numpy", "matplotlib", "keras", "tensorflow", "labkit", "math", "random",
-              "itertools", "collections", "statistics", "time", "datetime", "dataclasses",
-              "typing", "string", "textwrap", "pprint", "copy", "functools", "scipy",
-              "sklearn", "pandas", "seaborn", "tqdm", "PIL", "re", "json", "csv", "enum",
-              "abc", "fractions", "decimal", "IPython.display"}  # fmt: skip
+              "itertools", "statistics", "time", "IPython.display"}  # fmt: skip
 # Double-underscore names a lab's code uses; any other is Python's internals.
 PLAIN_DUNDERS = {"__init__", "__name__", "__doc__", "__call__", "__len__", "__repr__",
                  "__str__", "__getitem__", "__iter__", "__future__"}  # fmt: skip
+# NumPy functions that write into their first argument.
+IN_PLACE = {"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"}
+_NAME_PATH = re.compile(r"[\w.\[\]]*__\w+__[\w.\[\]]*|[\w\[\]]+(\.[\w\[\]]+)+")
 # Arguments that turn loading data into running code.
 UNSAFE_ARGUMENTS = {("allow_pickle", True), ("safe_mode", False)}
 # Names a student's cell must not point elsewhere: the kit, and what its checks compute with.
@@ -115,8 +117,10 @@ def scan(cells: list[tuple[int, str]], reported: set[str], allowed: set[str]) ->
     thing per cell. ``allowed``: the ``labkit`` names the lab's own solution cells use."""
     trees = [(position, _parse(_MAGIC.sub("pass", source))) for position, source in cells]
     nodes = [node for _, tree in trees if tree for node in ast.walk(tree)]
-    # Another name for a module or a reported variable is guarded as the first one is.
-    modules, guarded = _aliases(nodes, MODULE_NAMES | _imported(nodes)), _aliases(nodes, reported)
+    # Another name for a module or a reported variable is guarded as the first one is: its
+    # attributes and items may not be written (rebinding the other name itself is harmless).
+    modules = _aliases(nodes, MODULE_NAMES | _imported(nodes), calls=False)
+    guarded = _aliases(nodes, set(reported), calls=True)
     called = {id(node.func) for node in nodes if isinstance(node, ast.Call)}
     findings = []
     for (position, source), (_, tree) in zip(cells, trees, strict=True):
@@ -126,7 +130,7 @@ def scan(cells: list[tuple[int, str]], reported: set[str], allowed: set[str]) ->
             if command not in HARMLESS_MAGICS:
                 found.setdefault(f"runs {ascii(command)[1:-1]}", "tampering")
         for node in ast.walk(tree) if tree else []:
-            for what, kind in _node_findings(node, guarded, allowed, modules):
+            for what, kind in _node_findings(node, reported, guarded, allowed, modules):
                 found.setdefault(what, kind)
             if isinstance(node, ast.Name) and node.id == "getattr" and id(node) not in called:
                 found.setdefault("passes getattr around (code found dynamically)", "tampering")
@@ -156,19 +160,27 @@ def _imported(nodes: list[ast.AST]) -> set[str]:
     }
 
 
-def _aliases(nodes: list[ast.AST], names: set[str]) -> set[str]:
-    """``names`` and every name assigned one of them, or a part of one (``h = history``)."""
+def _aliases(nodes: list[ast.AST], names: set[str], calls: bool) -> set[str]:
+    """``names`` and every name assigned a value that holds one of them (``h = history``,
+    ``m = [np][0]``); with ``calls``, also a call's result (``a = np.asarray(errors)``)."""
     names = set(names)
     for _ in range(4):  # chains of aliases, a few deep
         for node in nodes:
             value = getattr(node, "value", None)
-            assigned = isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr)
-            if assigned and _root(value) in names and not isinstance(value, ast.Call):
+            assigned = isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr | ast.For)
+            value = node.iter if isinstance(node, ast.For) else value
+            if not assigned or value is None:
+                continue
+            plain = not isinstance(value, ast.Call) or isinstance(value.func, ast.Lambda)
+            held = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+            if held & names and (plain or calls):
                 names |= {t.id for t in _written(node) if isinstance(t, ast.Name)}
     return names
 
 
-def _node_findings(node: ast.AST, guarded: set[str], allowed: set[str], modules: set[str]):
+def _node_findings(
+    node: ast.AST, reported: set[str], guarded: set[str], allowed: set[str], modules: set[str]
+):
     yield from _name_findings(node, allowed)
     yield from _import_findings(node, allowed)
     yield from _call_findings(node, guarded)
@@ -179,12 +191,12 @@ def _node_findings(node: ast.AST, guarded: set[str], allowed: set[str], modules:
                 yield f"changes {root}, which the lab's results come from", "tampering"
             elif isinstance(target, ast.Attribute) and root in modules:
                 yield f"replaces {ast.unparse(target)}", "tampering"
-        elif isinstance(target, ast.Name) and target.id in guarded:
+        elif isinstance(target, ast.Name) and target.id in reported:
             yield f"assigns {target.id}, which the lab's results come from", "tampering"
         elif isinstance(target, ast.Name) and target.id in KIT_NAMES and not _imports(node):
             yield f"rebinds {target.id}", "tampering"
     if isinstance(node, ast.Global | ast.Nonlocal):
-        for written in set(node.names) & guarded:
+        for written in set(node.names) & reported:
             yield f"assigns {written}, which the lab's results come from", "tampering"
 
 
@@ -198,7 +210,7 @@ def _name_findings(node: ast.AST, allowed: set[str]):
         name = None
     if name is not None:
         yield from _forbidden(name)
-        if name.startswith("__") and name.endswith("__") and name not in PLAIN_DUNDERS:
+        if _internal(name):
             yield f"reaches into Python's internals ({name})", "tampering"
         is_kit = isinstance(node, ast.Attribute) and _root(node) == "labkit"
         if is_kit and name in KIT_REFERENCES and name not in allowed:
@@ -206,6 +218,15 @@ def _name_findings(node: ast.AST, allowed: set[str]):
     text = node.value if isinstance(node, ast.Constant) else None
     if isinstance(text, str) and ("/proc/" in text or text.endswith("environ")):
         yield "reads the machine or its environment (a /proc or environ path)", "suspicious"
+    if isinstance(text, str) and _NAME_PATH.fullmatch(text.strip()):  # "0.__self__.exec"
+        for part in re.split(r"[.\[\]]+", text.strip()):
+            yield from _forbidden(part)
+            if _internal(part):
+                yield f"reaches into Python's internals ({part}, in a string)", "tampering"
+
+
+def _internal(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__") and name not in PLAIN_DUNDERS
 
 
 def _forbidden(name: str):
@@ -253,9 +274,18 @@ def _call_findings(node: ast.AST, guarded: set[str]):
             yield "runs or finds code dynamically (getattr with a computed name)", "tampering"
         else:
             yield from _forbidden(attribute.value)
+            if _internal(attribute.value):
+                yield f"reaches into Python's internals ({attribute.value})", "tampering"
     mutated = isinstance(node.func, ast.Attribute) and node.func.attr in MUTATING
     if mutated and _root(node.func.value) in guarded:
         yield f"changes {_root(node.func.value)}, which the lab's results come from", "tampering"
+    # NumPy's writers into an argument: np.copyto(errors, 0), np.add(a, b, out=errors).
+    written = [a for a in node.args[:1] if name in IN_PLACE] + [
+        k.value for k in node.keywords if k.arg == "out"
+    ]
+    for target in written:
+        if _root(target) in guarded:
+            yield f"changes {_root(target)}, which the lab's results come from", "tampering"
     for keyword in node.keywords:
         value = getattr(keyword.value, "value", None)
         if (keyword.arg, value) in UNSAFE_ARGUMENTS:

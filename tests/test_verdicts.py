@@ -257,6 +257,25 @@ TRICKS = {
     "import functools\nget = functools.partial(getattr, np)": ("passes getattr", "tampering"),
     "import pickle": ("imports pickle, which the labs do not use", "tampering"),
     "arrays = np.load('x.npy', allow_pickle=True)": ("allow_pickle=True", "tampering"),
+    # ... and the third:
+    "import string\nrun = string.Formatter().get_field('0.__self__.exec', [print], {})[0]": (
+        "imports string",
+        "tampering",
+    ),
+    "get = Lookup().get_field('0.__self__.exec', [print], {})": (
+        "__self__, in a string",
+        "tampering",
+    ),
+    "import functools": ("imports functools", "tampering"),
+    "def f():\n    pass\n\ngetattr(f, '__globals__')['test_errors'] = 0": (
+        "internals (__globals__)",
+        "tampering",
+    ),
+    "m = [np][0]\nm.array_equal = max": ("replaces m.array_equal", "tampering"),
+    "h = [history][0]\nh.history['loss'] = [0.0]": ("changes h", "tampering"),
+    "a = (lambda: autoencoder)()\na.set_weights([])": ("changes a", "tampering"),
+    "np.copyto(test_measures, 0.0)": ("changes test_measures", "tampering"),
+    "np.multiply(test_measures, 0, out=test_measures)": ("changes test_measures", "tampering"),
 }
 HONEST = [
     "history = model.fit(x)",  # not a name the Result cell reads in this scan
@@ -267,9 +286,10 @@ HONEST = [
     "import numpy as np\nimport labkit\nfrom keras import ops",
     "%matplotlib inline\n%time total = 1 + 1",
     '"""The environment of the lab, explained."""\nclass A:\n    name = "A"',
-    "from IPython.display import display\nimport json\ndisplay(json.loads('[1]'))",
+    "from IPython.display import display\nimport math\ndisplay([math.pi])",
     "class Stats:\n    mean = 1.0\n\nprint(getattr(Stats(), 'mean'))",
     "losses = history.history['loss']\nplt.plot(losses)\nprint(min(losses))",
+    "best = np.min(history.history['loss'])\nbest += 0.0\nprint(f'{best:.2f}', 'figure.png')",
     "class VAE(keras.Model):\n    def __init__(self, encoder):\n        super().__init__()\n"
     "        self.encoder = encoder",
 ]
