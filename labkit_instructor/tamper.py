@@ -55,6 +55,13 @@ IMPORTABLE = {"numpy", "matplotlib", "keras", "tensorflow", "labkit", "math", "r
 # Double-underscore names a lab's code uses; any other is Python's internals.
 PLAIN_DUNDERS = {"__init__", "__name__", "__doc__", "__call__", "__len__", "__repr__",
                  "__str__", "__getitem__", "__iter__", "__future__"}  # fmt: skip
+# Attributes that look names up, and standard modules that libraries keep as attributes
+# (``np._core.numeric.builtins``): reaching them is reaching what IMPORTABLE leaves out.
+ATTRIBUTE_FINDERS = {"getattr", "attrgetter", "methodcaller", "itemgetter", "get_field",
+                     "update_wrapper"}  # fmt: skip
+HIDDEN_MODULES = {"builtins", "os", "sys", "inspect", "pickle", "marshal", "operator",
+                  "ctypes", "functools", "importlib", "subprocess", "runpy", "types", "gc",
+                  "threading", "traceback", "shutil", "socket"}  # fmt: skip
 # NumPy functions that write into their first argument.
 IN_PLACE = {"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"}
 _NAME_PATH = re.compile(r"[\w.\[\]]*__\w+__[\w.\[\]]*|[\w\[\]]+(\.[\w\[\]]+)+")
@@ -161,21 +168,54 @@ def _imported(nodes: list[ast.AST]) -> set[str]:
 
 
 def _aliases(nodes: list[ast.AST], names: set[str], calls: bool) -> set[str]:
-    """``names`` and every name assigned a value that holds one of them (``h = history``,
-    ``m = [np][0]``); with ``calls``, also a call's result (``a = np.asarray(errors)``)."""
+    """``names`` and every name given a value that holds one of them: assigned (``h = history``,
+    ``m = [np][0]``), looped over, matched, a default, a class attribute (the class), or a
+    parameter of a function of the notebook's called with it. With ``calls``, also a call's
+    result (``a = np.asarray(errors)``)."""
     names = set(names)
+    functions = {n.name: n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
     for _ in range(4):  # chains of aliases, a few deep
         for node in nodes:
-            value = getattr(node, "value", None)
-            assigned = isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr | ast.For)
-            value = node.iter if isinstance(node, ast.For) else value
-            if not assigned or value is None:
-                continue
-            plain = not isinstance(value, ast.Call) or isinstance(value.func, ast.Lambda)
-            held = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
-            if held & names and (plain or calls):
-                names |= {t.id for t in _written(node) if isinstance(t, ast.Name)}
+            for value, targets in _bindings(node, functions):
+                plain = not isinstance(value, ast.Call) or isinstance(value.func, ast.Lambda)
+                held = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+                if held & names and (plain or calls):
+                    names |= targets
     return names
+
+
+def _bindings(node: ast.AST, functions: dict) -> list[tuple[ast.AST, set[str]]]:
+    """``(value, names it is bound to)`` for each way ``node`` binds a value to a name."""
+
+    def named(targets) -> set[str]:
+        return {t.id for t in targets if isinstance(t, ast.Name)}
+
+    found = []
+    if isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr) and node.value is not None:
+        found.append((node.value, named(_written(node))))
+    if isinstance(node, ast.For | ast.comprehension):
+        found.append((node.iter, named(_written(node)) | _names_in(node.target)))
+    if isinstance(node, ast.Match):
+        captured = {n.name for n in ast.walk(node) if isinstance(n, ast.MatchAs) and n.name}
+        found.append((node.subject, captured))
+    if isinstance(node, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef):
+        arguments = node.args.posonlyargs + node.args.args
+        for argument, default in zip(arguments[::-1], node.args.defaults[::-1], strict=False):
+            found.append((default, {argument.arg}))
+    if isinstance(node, ast.ClassDef):
+        for statement in node.body:
+            if isinstance(statement, ast.Assign):
+                found.append((statement.value, {node.name}))
+    function = functions.get(getattr(getattr(node, "func", None), "id", None))
+    if isinstance(node, ast.Call) and function is not None:
+        parameters = [a.arg for a in function.args.posonlyargs + function.args.args]
+        for parameter, argument in zip(parameters, node.args, strict=False):
+            found.append((argument, {parameter}))
+    return found
+
+
+def _names_in(target: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
 
 
 def _node_findings(
@@ -215,6 +255,12 @@ def _name_findings(node: ast.AST, allowed: set[str]):
         is_kit = isinstance(node, ast.Attribute) and _root(node) == "labkit"
         if is_kit and name in KIT_REFERENCES and name not in allowed:
             yield f"uses the kit's reference labkit.{name}", "suspicious"
+    if isinstance(node, ast.Attribute) and node.attr in ATTRIBUTE_FINDERS | HIDDEN_MODULES:
+        what = f"reaches a module or a lookup by name through an attribute ({node.attr})"
+        yield what, "tampering"
+    private = isinstance(node, ast.Attribute) and node.attr.startswith("_")
+    if private and not _internal(node.attr) and _root(node) in MODULE_NAMES:
+        yield f"reaches into a library's private parts ({node.attr})", "tampering"
     text = node.value if isinstance(node, ast.Constant) else None
     if isinstance(text, str) and ("/proc/" in text or text.endswith("environ")):
         yield "reads the machine or its environment (a /proc or environ path)", "suspicious"
@@ -268,9 +314,10 @@ def _call_findings(node: ast.AST, guarded: set[str]):
     if not isinstance(node, ast.Call):
         return
     name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
-    if name in ("getattr", "setattr", "delattr", "hasattr") and len(node.args) > 1:
-        attribute = node.args[1]
-        if not isinstance(attribute, ast.Constant) or not isinstance(attribute.value, str):
+    if name in ("getattr", "setattr", "delattr", "hasattr"):
+        attribute = node.args[1] if len(node.args) > 1 else None
+        constant = isinstance(attribute, ast.Constant) and isinstance(attribute.value, str)
+        if not constant or any(isinstance(a, ast.Starred) for a in node.args) or node.keywords:
             yield "runs or finds code dynamically (getattr with a computed name)", "tampering"
         else:
             yield from _forbidden(attribute.value)

@@ -276,6 +276,16 @@ TRICKS = {
     "a = (lambda: autoencoder)()\na.set_weights([])": ("changes a", "tampering"),
     "np.copyto(test_measures, 0.0)": ("changes test_measures", "tampering"),
     "np.multiply(test_measures, 0, out=test_measures)": ("changes test_measures", "tampering"),
+    # ... and the fourth:
+    "b = getattr(*(print, '__se' + 'lf__'))": ("a computed name", "tampering"),
+    "print(np._core._methods.os.popen('id').read())": ("private parts (_core)", "tampering"),
+    "op = numpy_module.operator": ("attribute (operator)", "tampering"),
+    "def f(m):\n    m.array_equal = max\n\n\nf(np)": ("replaces m.array_equal", "tampering"),
+    "match np:\n    case m:\n        m.array_equal = max": ("replaces m.array_equal", "tampering"),
+    "[w.assign(w * 0) for w in autoencoder.weights]": ("changes w", "tampering"),
+    "def f(e):\n    e[:] = 0\n\n\nf(test_measures)": ("changes e", "tampering"),
+    "(lambda e=test_measures: e.fill(0))()": ("changes e", "tampering"),
+    "class C:\n    h = history\n\n\nC.h.history.clear()": ("changes C", "tampering"),
 }
 HONEST = [
     "history = model.fit(x)",  # not a name the Result cell reads in this scan
@@ -290,6 +300,8 @@ HONEST = [
     "class Stats:\n    mean = 1.0\n\nprint(getattr(Stats(), 'mean'))",
     "losses = history.history['loss']\nplt.plot(losses)\nprint(min(losses))",
     "best = np.min(history.history['loss'])\nbest += 0.0\nprint(f'{best:.2f}', 'figure.png')",
+    "def plot(h):\n    plt.plot(h.history['loss'])\n\n\nplot(history)\n"
+    "print([len(w.shape) for w in autoencoder.weights])",
     "class VAE(keras.Model):\n    def __init__(self, encoder):\n        super().__init__()\n"
     "        self.encoder = encoder",
 ]
