@@ -88,18 +88,32 @@ def judge_outputs(
     checks: list[GraderCheck], outputs: list[list[dict]], exercises: Mapping
 ) -> dict[str, dict]:
     """Each check's record ``{"passed", "checks", "advice"}``, judged from its cell's outputs."""
-    from labkit.checks.transport import ANSWERS_MIME_TYPE, decode
+    from labkit.checks.transport import decode
 
     records = {}
     for check, cell_outputs in zip(checks, outputs, strict=True):
-        sent = [
-            output["data"][ANSWERS_MIME_TYPE]
-            for output in cell_outputs
-            if isinstance(output.get("data"), dict) and ANSWERS_MIME_TYPE in output["data"]
-        ]
-        mine = [m for m in sent if isinstance(m, dict) and m.get("nonce") == check.nonce]
+        mine = _sent(cell_outputs, check.nonce)
         records[check.name] = _record(check, mine, cell_outputs, exercises, decode)
     return records
+
+
+def _sent(cell_outputs: list[dict], nonce: str) -> list:
+    """The messages a grader's cell sent back with its ``nonce``: what the kernel answered."""
+    from labkit.checks.transport import ANSWERS_MIME_TYPE
+
+    sent = [
+        output["data"][ANSWERS_MIME_TYPE]
+        for output in cell_outputs
+        if isinstance(output.get("data"), dict) and ANSWERS_MIME_TYPE in output["data"]
+    ]
+    return [
+        message for message in sent if isinstance(message, dict) and message.get("nonce") == nonce
+    ]
+
+
+def _expressions(specs: Mapping[str, Mapping]) -> list[str]:
+    """The models the results of ``specs`` are measured on, each once, in order."""
+    return list(dict.fromkeys(spec["model"] for spec in specs.values() if spec.get("model")))
 
 
 def _record(check: GraderCheck, sent: list, cell_outputs: list, exercises, decode) -> dict:
@@ -148,7 +162,7 @@ class ModelsCheck:
 
 def models_check(specs: Mapping[str, Mapping]) -> ModelsCheck | None:
     """The cell that sends each model that a result of ``specs`` is measured on."""
-    expressions = list(dict.fromkeys(s["model"] for s in specs.values() if s.get("model")))
+    expressions = _expressions(specs)
     if not specs:
         return None
     nonce = secrets.token_hex(16)
@@ -166,14 +180,7 @@ def measure_again(check: ModelsCheck, cell_outputs: list[dict]) -> dict[str, tup
     The rebuilding and measuring run in a process of their own, under the sandbox's memory cap
     and a time limit: a model config that asks for a billion units costs that process only.
     """
-    from labkit.checks.transport import ANSWERS_MIME_TYPE
-
-    sent = [
-        output["data"][ANSWERS_MIME_TYPE]
-        for output in cell_outputs
-        if isinstance(output.get("data"), dict) and ANSWERS_MIME_TYPE in output["data"]
-    ]
-    mine = [m for m in sent if isinstance(m, dict) and m.get("nonce") == check.nonce]
+    mine = _sent(cell_outputs, check.nonce)
     if len(mine) != 1:
         why = "the lab's models were not sent: did the notebook run to its end?"
         return {name: (None, why) for name in check.specs}
@@ -201,7 +208,7 @@ def _measure_all(request: dict) -> dict[str, list]:
 
     data = labkit.load_lab_data(labkit.load_settings())
     specs = request["specs"]
-    expressions = list(dict.fromkeys(s["model"] for s in specs.values() if s.get("model")))
+    expressions = _expressions(specs)
     try:
         models = decode(request["models"])
         if not isinstance(models, list) or len(models) != len(expressions):

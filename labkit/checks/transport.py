@@ -77,8 +77,6 @@ def _array(body: dict, budget: list[int]) -> np.ndarray:
 
 def answer_for_grader(name: str, nonce: str, inputs: object, *answer: object) -> None:
     """Run exercise ``name`` on the grader's ``inputs``; display the answers for the grader."""
-    from IPython.display import display
-
     from labkit.checks import EXERCISES, _raised, _random_state_kept
 
     try:
@@ -87,15 +85,11 @@ def answer_for_grader(name: str, nonce: str, inputs: object, *answer: object) ->
     except Exception as error:  # the student's code raised: the grader reports it
         verdict = _raised(error)
         record = {"raised": {"checks": verdict.checks, "advice": verdict.advice}}
-    text = f"(the grader's check of exercise '{name}' ran)"
-    bundle = {ANSWERS_MIME_TYPE: {"name": name, "nonce": nonce, **record}, "text/plain": text}
-    display(bundle, raw=True)
+    _send({"name": name, "nonce": nonce, **record}, f"(the grader's check of '{name}' ran)")
 
 
 def models_for_grader(nonce: str, *models: object) -> None:
     """Display each model's encoder and decoder (Keras config and weights) for the grader."""
-    from IPython.display import display
-
     from labkit.backend import keras
     from labkit.models import encoder_and_decoder
 
@@ -111,10 +105,15 @@ def models_for_grader(nonce: str, *models: object) -> None:
             )
         except Exception as error:  # not a model of the lab's kind: the grader says so
             sent.append({"error": f"{type(error).__name__}: {error}"[:300]})
-    text = "(the grader's copy of the lab's models was sent)"
-    bundle = {ANSWERS_MIME_TYPE: {"nonce": nonce, "models": encode(sent)}, "text/plain": text}
-    display(bundle, raw=True)
+    _send({"nonce": nonce, "models": encode(sent)}, "(the grader's copy of the lab's models)")
 
 
 def _part(keras, part) -> dict:
     return {"config": keras.saving.serialize_keras_object(part), "weights": part.get_weights()}
+
+
+def _send(message: dict, text: str) -> None:
+    """Display ``message`` for the grader, which reads it from the cell's outputs."""
+    from IPython.display import display
+
+    display({ANSWERS_MIME_TYPE: message, "text/plain": text}, raw=True)
