@@ -65,6 +65,7 @@ from labkit.plots import (
     plot_image_rows,
     plot_latent_space,
     plot_manifold,
+    show,
     use_lab_style,
 )
 from labkit.reporting import (
@@ -152,6 +153,7 @@ __all__ = [
     "seconds_per_epoch",
     "seed_everything",
     "set_output_bias_to_mean_image",
+    "show",
     "summed_binary_crossentropy",
     "train",
     "train_or_load",

@@ -27,7 +27,7 @@ from labkit.backend import keras
 from labkit.config import IMAGE_SHAPE, NUM_CLASSES
 from labkit.evaluation import conditional_inputs, encode
 from labkit.models import encoder_and_decoder, latent_size
-from labkit.plots import draw_latent_scatter, fit_projection
+from labkit.plots import digit_legend, draw_latent_scatter, fit_projection
 
 __all__ = ["ConditionalExplorer", "InterpolationExplorer", "LatentExplorer"]
 
@@ -36,6 +36,7 @@ SLIDER_LIMIT = 3.0  # latent units: +-3 standard deviations of the VAE's N(0, 1)
 SLIDER_STEP = 0.05
 MARKER_RADIUS = 6  # pixels
 CAPTION_PIXELS = 16  # height of the caption band above each picture of a snapshot
+PATH_STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the t values an interpolation snapshot shows
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -44,10 +45,10 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _digit_pixels(image: np.ndarray) -> np.ndarray:
+def _digit_pixels(image: np.ndarray, pixels: int = DIGIT_DISPLAY_PIXELS) -> np.ndarray:
     """A decoded image (784 values in [0, 1]) as an enlarged uint8 RGB picture."""
     grey = (np.clip(np.asarray(image).reshape(IMAGE_SHAPE), 0.0, 1.0) * 255).astype(np.uint8)
-    scale = DIGIT_DISPLAY_PIXELS // IMAGE_SHAPE[0]
+    scale = pixels // IMAGE_SHAPE[0]
     grey = np.kron(grey, np.ones((scale, scale), dtype=np.uint8))
     return np.repeat(grey[:, :, None], 3, axis=2)
 
@@ -79,10 +80,19 @@ class _SnapshotBox(widgets.VBox):
     def snapshot(self) -> np.ndarray:
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """One sentence saying what the snapshot shows (its ``text/plain``)."""
+        raise NotImplementedError
+
     def _repr_mimebundle_(self, **kwargs) -> dict:
         bundle = super()._repr_mimebundle_(**kwargs)
         bundle["image/png"] = _png(self.snapshot())
+        bundle["text/plain"] = self.describe()
         return bundle
+
+
+def _point_text(point: np.ndarray) -> str:
+    return "(" + ", ".join(f"{value:.2f}" for value in point) + ")"
 
 
 class LatentExplorer(_SnapshotBox):
@@ -111,6 +121,7 @@ class LatentExplorer(_SnapshotBox):
         self.model = model
         self.slider_limit = float(slider_limit)
         latents = self._encode(images, labels)
+        self.num_codes = len(latents)
         self.projection = fit_projection(latents)
         self._scatter_pixels, self._to_pixels = self._render_scatter(latents, np.asarray(labels))
         self.sliders = [
@@ -146,13 +157,12 @@ class LatentExplorer(_SnapshotBox):
         return []  # widgets shown above the pictures (ConditionalExplorer's digit buttons)
 
     def _render_scatter(self, latents: np.ndarray, labels: np.ndarray):
-        figure = plt.Figure(figsize=(4.0, 3.0), dpi=80, layout="constrained")
+        figure = plt.Figure(figsize=(4.4, 3.2), dpi=100, layout="constrained")
         FigureCanvasAgg(figure)
         axis = figure.add_subplot()
-        scatter = draw_latent_scatter(axis, latents, labels, self.projection)
-        colorbar = figure.colorbar(scatter, ax=axis, ticks=range(NUM_CLASSES))
-        colorbar.set_label("digit", fontsize=9)
-        axis.set_title("position over the test codes", fontsize=9)
+        draw_latent_scatter(axis, latents, labels, self.projection)
+        digit_legend(figure, fontsize=9, title_fontsize=9, handletextpad=0.1, labelspacing=0.3)
+        axis.set_title("position over the test codes", fontsize=10)
         figure.canvas.draw()
         pixels = np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()
         height = pixels.shape[0]
@@ -217,6 +227,12 @@ class LatentExplorer(_SnapshotBox):
 
     def snapshot(self) -> np.ndarray:
         return _side_by_side([_digit_pixels(self._decode()), self._position_pixels()])
+
+    def describe(self) -> str:
+        return (
+            f"Latent explorer: the digit decoded at z = {_point_text(self.point)}, beside a "
+            f"scatter of {self.num_codes} test codes coloured by digit with that point marked."
+        )
 
 
 class ConditionalExplorer(LatentExplorer):
@@ -292,6 +308,13 @@ class ConditionalExplorer(LatentExplorer):
             ]
         )
 
+    def describe(self) -> str:
+        return (
+            f"Conditional explorer: the digit {self.digit} decoded at style code "
+            f"z = {_point_text(self.point)}, beside a scatter of {self.num_codes} test codes "
+            "coloured by digit with that point marked."
+        )
+
 
 class InterpolationExplorer(_SnapshotBox):
     """Pick two test digits by index and slide between them; one decoding per model, side by side.
@@ -360,9 +383,12 @@ class InterpolationExplorer(_SnapshotBox):
         self._codes = {name: encode(model, pair) for name, model in self.models.items()}
         self.update()
 
-    def decoded(self) -> dict[str, np.ndarray]:
-        """Each model's decoding of the point at ``t`` along the line, shape ``(784,)``."""
-        mix = self.mix_slider.value
+    def decoded(self, mix: float | None = None) -> dict[str, np.ndarray]:
+        """Each model's decoding of the point at ``t`` along the line, shape ``(784,)``.
+
+        ``t`` is the slider's unless ``mix`` is given.
+        """
+        mix = self.mix_slider.value if mix is None else mix
         return {
             name: _decode_one(model, (1 - mix) * self._codes[name][0] + mix * self._codes[name][1])
             for name, model in self.models.items()
@@ -374,10 +400,27 @@ class InterpolationExplorer(_SnapshotBox):
             self.views[name].value = _png(_digit_pixels(image))
 
     def snapshot(self) -> np.ndarray:
-        mix = self.mix_slider.value
-        return _side_by_side(
-            [
-                _captioned(_digit_pixels(image), f"{name}, t = {mix:.2f}")
-                for name, image in self.decoded().items()
-            ]
+        """The whole path: one row per model, decoded at each t of ``PATH_STEPS``."""
+        path = [self.decoded(mix) for mix in PATH_STEPS]
+        rows = [
+            _captioned(
+                _side_by_side(
+                    [
+                        _captioned(_digit_pixels(step[name], 84), f"t = {mix:g}")
+                        for mix, step in zip(PATH_STEPS, path, strict=True)
+                    ]
+                ),
+                name,
+            )
+            for name in self.models
+        ]
+        gap = np.full((6, rows[0].shape[1], 3), 255, dtype=np.uint8)
+        return np.concatenate([part for row in rows for part in (row, gap)][:-1], axis=0)
+
+    def describe(self) -> str:
+        steps = ", ".join(f"{mix:g}" for mix in PATH_STEPS)
+        return (
+            f"Interpolation explorer: decodings at t = {steps} along the straight line from "
+            f"the code of test image {self.start_picker.value} to that of test image "
+            f"{self.end_picker.value}, one row per model ({', '.join(self.models)})."
         )

@@ -1,5 +1,5 @@
-"""The ``labkit`` command: ``check`` and ``run``, and for instructors ``grade``, ``release`` and
-``tag-cells``.
+"""The ``labkit`` command: ``check`` and ``run``, and for instructors ``grade``, ``release``,
+``tag-cells``, ``gradescope`` and ``classroom``.
 
 ``labkit run`` is the kit's main job (the README's first quick-start command). The command lives
 here, outside the ``labkit`` package, so that ``labkit grade`` starts without TensorFlow:
@@ -249,8 +249,99 @@ def _command_tag_cells(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _command_gradescope(arguments: argparse.Namespace) -> int:
+    from labkit_instructor.services import build_gradescope
+
+    output = build_gradescope(
+        arguments.labs,
+        arguments.output,
+        source=arguments.source,
+        rubric=arguments.rubric,
+        data_dir=arguments.data_dir,
+        sandbox=not arguments.no_sandbox,
+    )
+    mnist = f"bundled from {arguments.data_dir}" if arguments.data_dir else "fetched by setup.sh"
+    megabytes = output.stat().st_size / 1e6
+    print(f"Wrote {output} ({megabytes:.1f} MB; MNIST {mnist}): upload it as the autograder.")
+    return 0
+
+
+def _command_classroom(arguments: argparse.Namespace) -> int:
+    from labkit_instructor.services import build_classroom
+
+    output = build_classroom(
+        arguments.labs, arguments.output, source=arguments.source, rubric=arguments.rubric
+    )
+    print(f"Wrote the starter repository {output}/: push it as the assignment's template.")
+    return 0
+
+
+def _command_item_passed(arguments: argparse.Namespace) -> int:
+    from labkit_instructor.services import item_passed
+
+    passed, line = item_passed(arguments.results, arguments.lab, arguments.item)
+    print(line)
+    return 0 if passed else 1
+
+
+def _add_service_commands(commands) -> None:
+    """Add ``gradescope``, ``classroom`` and the classroom workflow's ``item-passed``."""
+    labs = argparse.ArgumentParser(add_help=False)
+    labs.add_argument("labs", nargs="+", metavar="LAB", help="a lab to grade, e.g. 03_vae")
+    labs.add_argument(
+        "--source",
+        type=Path,
+        metavar="DIR",
+        help="the instructor notebooks (default: ./notebooks, else the kit's)",
+    )
+    labs.add_argument(
+        "--rubric", type=Path, metavar="FILE", help="a rubric file (default: the kit's)"
+    )
+    gradescope = commands.add_parser(
+        "gradescope",
+        parents=[labs],
+        help="write Gradescope's autograder zip for these labs",
+        description="Write the zip Gradescope's autograder takes: setup.sh, run_autograder, "
+        "the labs' instructor notebooks and rubric, the kit's source and pinned versions. "
+        "run_autograder grades each submission with labkit grade --execute in the sandbox.",
+    )
+    gradescope.add_argument("--output", type=Path, required=True, metavar="ZIP")
+    gradescope.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="bundle MNIST from DIR (mnist.npz or the IDX files); default: setup.sh downloads it",
+    )
+    gradescope.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without bubblewrap, where Gradescope's container cannot start it (students' "
+        "code can then read the solutions)",
+    )
+    gradescope.set_defaults(handler=_command_gradescope)
+    classroom = commands.add_parser(
+        "classroom",
+        parents=[labs],
+        help="write a GitHub Classroom starter repository for these labs",
+        description="Write a starter repository: the student notebooks, a pinned "
+        "requirements.txt, and a workflow that grades every push with GitHub Classroom's "
+        "autograding actions (one test per rubric item). No solution is written into it.",
+    )
+    classroom.add_argument("--output", type=Path, required=True, metavar="DIR")
+    classroom.set_defaults(handler=_command_classroom)
+    passed = commands.add_parser(
+        "item-passed",
+        help="(the classroom workflow's tests) exit 0 if a rubric item earned its points",
+    )
+    passed.add_argument("results", type=Path, help="the results.json of labkit grade --gradescope")
+    passed.add_argument("lab", help="the lab, e.g. 03_vae")
+    passed.add_argument("item", help="the rubric item's id")
+    passed.set_defaults(handler=_command_item_passed)
+
+
 def add_instructor_commands(commands, data_dir_option: argparse.ArgumentParser) -> None:
-    """Add ``grade``, ``release`` and ``tag-cells`` to the ``labkit`` command's subcommands."""
+    """Add ``grade``, ``release``, ``tag-cells``, ``gradescope``, ``classroom`` and
+    ``item-passed`` to the ``labkit`` command's subcommands."""
     grade = commands.add_parser(
         "grade",
         parents=[data_dir_option],
@@ -407,6 +498,7 @@ def add_instructor_commands(commands, data_dir_option: argparse.ArgumentParser) 
         help="change nothing; exit 1 if any notebook's metadata is out of date",
     )
     tag.set_defaults(handler=_command_tag_cells)
+    _add_service_commands(commands)
 
 
 def _data_dir_option() -> argparse.ArgumentParser:

@@ -110,6 +110,23 @@ def test_notebook_size(path):
     assert path.stat().st_size < MAX_NOTEBOOK_BYTES
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_every_figure_says_in_words_what_it_shows(path):
+    """Screen readers, text exports and git diff get a sentence, not <Figure size ...>."""
+    described = 0
+    for index, cell in enumerate(_load(path).cells):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" not in data:
+                continue
+            text = data.get("text/plain", "")
+            where = f"{path.name} cell {index}"
+            assert not text.startswith("<"), f"{where}: show it with labkit.show(figure, ...)"
+            assert len(text.split()) >= 8 and text.rstrip().endswith("."), f"{where}: {text!r}"
+            described += 1
+    assert described, "every lab has at least one figure"
+
+
 # --- Parameters: one cell tagged "parameters", as papermill expects -------------------------
 
 TRAINING_NOTEBOOKS = [path for path in NOTEBOOKS if path.name[:2] != "01"]
@@ -248,6 +265,33 @@ def test_lab_03s_written_out_vae_is_labkits_reference(latent_dim):
     assert float(vae.compute_losses(images)["loss"]) != pytest.approx(
         float(kits["loss"]), rel=1e-4
     )  # it trained
+
+
+def test_lab_06s_written_out_conditional_vae_is_labkits_reference():
+    notebook = _load(NOTEBOOK_DIR / "06_conv_and_conditional_vae.ipynb")
+    parameters = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    model_cells = [c for c in notebook.cells if "vae-model" in c.metadata.get("tags", [])]
+    namespace: dict = {"__name__": "lab06", "labkit": labkit, "keras": keras, "np": np}
+    namespace["layers"] = keras.layers
+    exec(parameters.source, namespace)
+    namespace["settings"] = labkit.load_settings({}, seed=3)
+    for cell in model_cells:
+        exec(cell.source.replace(".summary()", ".count_params()"), namespace)
+    cvae = namespace["cvae"]
+    assert type(cvae) is not labkit.ConditionalVAE
+    reference = labkit.build_conditional_vae(
+        latent_dim=namespace["LATENT_DIM"], hidden_dims=(namespace["INTERMEDIATE_DIM"],)
+    )
+    assert cvae.encoder.count_params() == reference.encoder.count_params() == 409_092
+    assert cvae.decoder.count_params() == reference.decoder.count_params() == 408_848
+    reference.set_weights(cvae.get_weights())
+    rng = np.random.default_rng(0)
+    images = keras.ops.convert_to_tensor(rng.random((64, labkit.NUM_PIXELS)), "float32")
+    digits = keras.ops.convert_to_tensor(labkit.one_hot(rng.integers(0, 10, 64)))
+    ours = cvae.compute_losses((images, digits))
+    kits = reference.compute_losses((images, digits))
+    for name in ["loss", "reconstruction_loss", "kl_loss"]:
+        assert float(ours[name]) == pytest.approx(float(kits[name]), rel=1e-6), name
 
 
 def test_the_vae_lab_03_trains_is_the_one_labs_04_and_05_load(mnist_subset, tmp_path, capsys):

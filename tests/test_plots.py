@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from statistics import NormalDist
 
 import matplotlib
@@ -35,20 +36,46 @@ def test_history_has_one_panel_per_loss_with_train_and_validation():
     figure = labkit.plot_history({"VAE": VAE_HISTORY, "beta=4": VAE_HISTORY}, title="Two VAEs")
     assert figure._suptitle.get_text() == "Two VAEs"
     axes = figure.axes
-    assert [axis.get_title() for axis in axes] == ["total loss", "reconstruction", "KL divergence"]
+    titles = [axis.get_title().removesuffix(" (epoch 1 above the top)") for axis in axes]
+    assert titles == ["total loss", "reconstruction", "KL divergence"]
     assert all(axis.get_ylabel() == "nats per image" for axis in axes)
     assert all(axis.get_xlabel() == "epoch" for axis in axes)
     kl_lines = axes[2].get_lines()
-    assert len(kl_lines) == 4  # two models x (train, val)
-    np.testing.assert_array_equal(kl_lines[0].get_xdata(), [1, 2, 3])
-    np.testing.assert_array_equal(kl_lines[0].get_ydata(), VAE_HISTORY["kl_loss"])
-    assert kl_lines[1].get_linestyle() == "--"
-    assert [text.get_text() for text in axes[0].get_legend().get_texts()] == [
+    assert [line.get_label() for line in kl_lines] == [
         "VAE (train)",
         "VAE (val)",
         "beta=4 (train)",
         "beta=4 (val)",
     ]
+    np.testing.assert_array_equal(kl_lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(kl_lines[0].get_ydata(), VAE_HISTORY["kl_loss"])
+
+
+def test_history_tells_models_apart_by_more_than_colour():
+    figure = labkit.plot_history({"VAE": VAE_HISTORY, "beta=4": VAE_HISTORY}, title="Two VAEs")
+    vae_train, vae_val, beta_train, _ = figure.axes[0].get_lines()
+    assert vae_train.get_linestyle() != beta_train.get_linestyle()
+    assert vae_train.get_marker() != beta_train.get_marker()
+    assert vae_val.get_linewidth() > vae_train.get_linewidth()  # validation drawn thick, hollow
+    assert vae_val.get_markerfacecolor() == "white"
+    # Each model's name is written at the end of its curves, not only in a legend.
+    assert {"VAE", "beta=4"} <= {text.get_text() for text in figure.axes[0].texts}
+    # The legend sits below the panels, off the curves.
+    assert all(axis.get_legend() is None for axis in figure.axes)
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert legend[:2] == ["VAE", "beta=4"] and "validation" in legend
+
+
+def test_history_is_scaled_to_the_epochs_where_models_differ():
+    history = {"loss": [230.0, 160.0, 155.0, 152.0], "kl_loss": [2.0, 5.0, 6.0, 6.5]}
+    figure = labkit.plot_history(
+        {"A": history, "B": {k: [v + 1 for v in vs] for k, vs in history.items()}}
+    )
+    total, kl = figure.axes
+    low, high = total.get_ylim()
+    assert 145 < low < 152 and 156 < high < 170  # epoch 1 (230, 231) is off the scale ...
+    assert total.get_title() == "total loss (epoch 1 above the top)"  # ... and said
+    assert kl.get_ylim()[0] <= 0  # a KL is compared with 0
 
 
 def test_history_of_the_autoencoder_has_one_panel():
@@ -95,10 +122,30 @@ def test_latent_space_scatter_colours_by_digit():
     figure = labkit.plot_latent_space({"AE": latents, "VAE": latents * 2}, labels)
     scatter_axes = [axis for axis in figure.axes if axis.collections]
     assert [axis.get_title() for axis in scatter_axes[:2]] == ["AE", "VAE"]
-    np.testing.assert_allclose(scatter_axes[1].collections[0].get_offsets(), latents * 2)
-    np.testing.assert_array_equal(scatter_axes[0].collections[0].get_array(), labels)
+    order = np.random.default_rng(0).permutation(50)  # drawn shuffled: no digit hides another
+    np.testing.assert_allclose(scatter_axes[1].collections[0].get_offsets(), latents[order] * 2)
+    colours = matplotlib.colors.to_rgba_array(matplotlib.color_sequences["petroff10"])
+    np.testing.assert_allclose(
+        scatter_axes[0].collections[0].get_facecolors()[:, :3], colours[labels[order], :3]
+    )
     assert scatter_axes[0].get_xlabel() == "z[0]"
-    assert figure.axes[-1].get_ylabel() == "digit"  # the colorbar
+    # Each digit written at the median of its codes; a legend of the ten digits, no colour bar.
+    written = {text.get_text(): text.get_position() for text in scatter_axes[0].texts}
+    assert sorted(written) == [str(digit) for digit in range(10)]
+    np.testing.assert_allclose(written["3"], np.median(latents[labels == 3], axis=0))
+    legend = figure.legends[0]
+    assert legend.get_title().get_text() == "digit" and len(legend.get_texts()) == 10
+    assert len(figure.axes) == 2
+    assert scatter_axes[0].get_shared_x_axes().joined(scatter_axes[0], scatter_axes[1])
+
+
+def test_digit_labels_at_the_same_place_are_moved_apart():
+    latents = np.random.default_rng(0).normal(size=(300, 2))
+    labels = np.arange(300) % 3  # three digits with (almost) the same median
+    figure = labkit.plot_latent_space(latents, labels)
+    places = np.array([text.get_position() for text in figure.axes[0].texts])
+    distances = np.hypot(*(places[:, None, :] - places[None, :, :]).transpose(2, 0, 1))
+    assert distances[np.triu_indices(3, 1)].min() >= 0.07 * np.ptp(latents, axis=0).max() - 1e-9
 
 
 def test_latent_space_projects_larger_codes_on_principal_components():
@@ -111,6 +158,19 @@ def test_latent_space_projects_larger_codes_on_principal_components():
     figure = labkit.plot_latent_space(latents, np.zeros(500, dtype=int))
     assert figure.axes[0].get_xlabel().startswith("PC 1")
     assert figure.axes[0].collections[0].get_offsets().shape == (500, 2)
+
+
+def test_show_stores_the_description_beside_the_picture(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *args, **kwargs: shown.append(args))
+    figure = labkit.plot_history({"VAE": VAE_HISTORY})
+    labkit.show(figure, "Three panels of falling VAE losses over three epochs.")
+    (bundle,) = shown[0]
+    assert bundle["text/plain"] == "Three panels of falling VAE losses over three epochs."
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+    assert not plt.fignum_exists(figure.number)  # closed: the inline backend will not repeat it
+    with pytest.raises(ValueError, match="description must be a sentence"):
+        labkit.show(plt.figure(), "<Figure>")
 
 
 def test_manifold_grid_uses_normal_quantiles():
@@ -249,7 +309,7 @@ def test_autoencoder_samples_from_a_fitted_gaussian():
 def test_lab_style_is_applied_by_one_call():
     labkit.use_lab_style()
     assert matplotlib.rcParams["image.cmap"] == "gray"
-    assert matplotlib.rcParams["figure.dpi"] == 80
+    assert matplotlib.rcParams["figure.dpi"] >= 100  # readable on a laptop screen
 
 
 def test_manifolds_side_by_side_decode_the_same_grid(trained_vae):

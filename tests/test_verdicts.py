@@ -286,6 +286,81 @@ TRICKS = {
     "def f(e):\n    e[:] = 0\n\n\nf(test_measures)": ("changes e", "tampering"),
     "(lambda e=test_measures: e.fill(0))()": ("changes e", "tampering"),
     "class C:\n    h = history\n\n\nC.h.history.clear()": ("changes C", "tampering"),
+    # ... and the fifth: IPython's syntax (the regex missed it, or the cell did not parse)
+    "x = !true\nnp.allclose = max": ("replaces np.allclose", "tampering"),  # x = !cmd
+    "np.allclose = max\nnp.mean?": ("replaces np.allclose", "tampering"),  # help escape
+    "%config InlineBackend.figure_format = exec('np.allclose = max') or 'png'": (
+        "runs %config",  # IPython runs %config's argument with exec
+        "tampering",
+    ),
+    "%matplotlib module://my_backend": ("runs %matplotlib", "tampering"),  # imports a module
+    "%time np.allclose = max": ("replaces np.allclose", "tampering"),  # timed code
+    "%%timeit np.allclose = max\npass": ("replaces np.allclose", "tampering"),  # setup line
+    "%%capture labkit\npass": ("rebinds labkit", "tampering"),  # capture assigns its name
+    # ... aliases the fourth round did not follow
+    "(m := np).allclose = max": ("replaces (m := np).allclose", "tampering"),  # walrus
+    "def g():\n    return np\n\n\ng().allclose = max": ("replaces g().allclose", "tampering"),
+    "def g():\n    yield np\n\n\nfor m in g():\n    m.allclose = max": (
+        "replaces m.allclose",  # a generator's yield
+        "tampering",
+    ),
+    "m = next(iter([np.linalg]))\nm.norm = max": ("replaces m.norm", "tampering"),
+    "kept = []\nkept.append(np)\nkept[0].allclose = max": ("replaces kept[0]", "tampering"),
+    "kept = {}\nkept['n'] = np\nkept['n'].allclose = max": ("replaces kept['n']", "tampering"),
+    "[np][0].allclose = max": ("replaces [np][0].allclose", "tampering"),  # a literal's item
+    "def f(self):\n    self.allclose = max\n\n\nf(np)": ("replaces self.allclose", "tampering"),
+    "class C:\n    def __init__(self):\n        self.n = np\n        self.n.allclose = max": (
+        "replaces self.n.allclose",  # kept in self
+        "tampering",
+    ),
+    "class C:\n    def __init__(self):\n        self.h = history\n        self.h.history.clear()": (
+        "changes self.h",
+        "tampering",
+    ),
+    "class P:\n    def __init__(self, h):\n        h.history.clear()\n\n\nP(history)": (
+        "changes h",  # a class called with it
+        "tampering",
+    ),
+    "class C:\n    def f(self, m):\n        m.allclose = max\n\n\nC().f(np)": (
+        "replaces m.allclose",  # a method called with it
+        "tampering",
+    ),
+    "def f(m):\n    m.allclose = max\n\n\nf(m=np)": ("replaces m.allclose", "tampering"),
+    "@(lambda f: np)\ndef m():\n    pass\n\n\nm.allclose = max": (
+        "replaces m.allclose",  # a decorator's result
+        "tampering",
+    ),
+    "match [np]:\n    case [*ms]:\n        ms[0].allclose = max": ("replaces ms[0]", "tampering"),
+    "try:\n    raise ValueError(np)\nexcept ValueError as e:\n    e.args[0].allclose = max": (
+        "replaces e.args[0].allclose",  # what was raised
+        "tampering",
+    ),
+    "type(history).history = property(lambda s: {'loss': [1.0, 0.1]})": (
+        "changes history",  # its class, through type()
+        "tampering",
+    ),
+    "a, (b, *history) = 1, (2, 3)": ("assigns history", "tampering"),  # nested, starred
+    "def get_ipython():\n    return None": ("rebinds get_ipython", "tampering"),
+    "import math as labkit": ("rebinds labkit (to math)", "tampering"),
+    # ... loaders and imports
+    "arrays = np.load('x.npy', None, True)": ("load with arguments by position", "tampering"),
+    "arrays = np.load('x.npy', **{'allow_' + 'pickle': True})": (
+        "load with arguments by position",
+        "tampering",
+    ),
+    "model = keras.saving.load_model('m.keras', None, True, False)": (
+        "load_model with arguments by position",  # safe_mode=False
+        "tampering",
+    ),
+    "from keras.src.utils.python_utils import func_load": (
+        "imports from keras.src.utils.python_utils",  # unmarshals code
+        "tampering",
+    ),
+    "import tensorflow.python.util.tf_inspect as ti": ("imports tensorflow.python", "tampering"),
+    "from numpy._core import umath": ("imports from numpy._core", "tampering"),
+    "f = keras.src.utils.python_utils.func_load": ("private parts (src)", "tampering"),
+    "print(plt.inspect.stack()[1])": ("attribute (inspect)", "tampering"),
+    "autoencoder.fit(test_images, test_images, epochs=50)": ("changes autoencoder", "tampering"),
 }
 HONEST = [
     "history = model.fit(x)",  # not a name the Result cell reads in this scan
@@ -304,6 +379,31 @@ HONEST = [
     "print([len(w.shape) for w in autoencoder.weights])",
     "class VAE(keras.Model):\n    def __init__(self, encoder):\n        super().__init__()\n"
     "        self.encoder = encoder",
+    # Ordinary code near the fifth round's rules: IPython's syntax, calls, self, containers
+    "%timeit -n 3 -r 1 np.mean(np.arange(10))\n%config InlineBackend.figure_format = 'retina'",
+    "%%capture out\nprint('quiet')",
+    "%%time\nx = np.arange(1000)\nx[:10] = 0",
+    "np.mean?",
+    "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+    "model.compile(optimizer='adam', loss='mse')\nmodel.fit(x, y, epochs=1)",
+    "layer = keras.layers.Dense(4, activation=ops.relu)\nlayer.trainable = False",
+    "grid = np.stack(np.meshgrid(np.linspace(-2, 2, 5), np.linspace(-2, 2, 5)), -1)\n"
+    "grid[0, 0] = 9.0",
+    "codes = np.load('codes.npy')\nagain = keras.saving.load_model('model.keras')",
+    "with open('notes.txt', 'w', encoding='utf-8') as f:\n    f.write('done')",
+    "try:\n    value = float('x')\nexcept ValueError as error:\n    print(f'no: {error}')",
+    "class Counter:\n    def __init__(self):\n        self.count = 0\n"
+    "        self.values = np.zeros(3)\n\n    def add(self, x):\n        self.count += 1\n"
+    "        self.values[0] = x\n        return self.values",
+    "total = 0\n\n\ndef add(x):\n    global total\n    total += x\n\n\nadd(3)",
+    "images = np.zeros((4, 28, 28))\nimages[:, :14] = 1.0\nimages[images > 0.5] = 1",
+    "def batches(x, size):\n    for start in range(0, len(x), size):\n"
+    "        yield x[start : start + size]\n\n\nfor batch in batches(np.arange(10), 3):\n"
+    "    batch[0] = 0",
+    "rows = []\nfor name in ['negative_elbo', 'kl_loss']:\n    rows.append(test_measures[name])\n"
+    "rows.sort()\ntable = {}\ntable['kl'] = test_measures['kl_loss']\ntable['kl'] = 0",
+    "fig, axes = plt.subplots(1, 2)\naxes[0].set_title(f'{len(test_measures)} measures')",
+    "from tensorflow import keras\nimport matplotlib.pyplot as plt\nfrom keras import layers, ops",
 ]
 
 

@@ -65,11 +65,15 @@ def test_update_is_fast(explorer):
     assert np.median(durations) < 0.1
 
 
-def test_saved_output_carries_a_png_snapshot(explorer):
+def test_saved_output_carries_a_png_snapshot_and_a_description(explorer):
+    explorer.set_point([0.5, -1.0])
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     snapshot = _pixels(bundle["image/png"])
     assert snapshot.shape[0] >= 168 and snapshot.shape[1] > 168 * 2
+    assert bundle["text/plain"].startswith(
+        "Latent explorer: the digit decoded at z = (0.50, -1.00)"
+    )
 
 
 def test_explorer_on_a_larger_latent_space_uses_pca(mnist_subset):
@@ -119,16 +123,28 @@ def test_snapshots_say_what_they_show(trained_vae, mnist_subset):
     explorer = labkit.LatentExplorer(
         vae, mnist_subset["x_test"][:200], mnist_subset["y_test"][:200]
     )
-    # The scatter behind the marker has a colour bar of the digits.
-    assert explorer._scatter_pixels.shape[1] == 4.0 * 80
+    # The scatter behind the marker has a legend of the digits beside it.
+    assert explorer._scatter_pixels.shape[1] == 440  # 4.4 inches at 100 dpi
     widget = labkit.InterpolationExplorer({"autoencoder": vae, "VAE": vae}, mnist_subset["x_test"])
-    widget.mix_slider.value = 0.5
+    widget.set_pair(3, 5)
     snapshot = widget.snapshot()
-    # A white caption band above each decoded digit, with dark text in it.
-    assert snapshot.shape[0] == 168 + 16
-    band = snapshot[:16, :168]
-    assert band.max() == 255 and band.min() < 100
-    assert np.all(snapshot[:16, 168:176] == 255)  # the gap between the two pictures
+    # The whole path, whatever t the slider shows: one captioned row of five digits per model.
+    steps, band, digit = len(labkit.widgets.PATH_STEPS), 16, 84
+    assert snapshot.shape[0] == 2 * (band + band + digit) + 6
+    assert snapshot.shape[1] == steps * (digit + 8)
+    caption = snapshot[band : 2 * band, :digit]
+    assert caption.max() == 255 and caption.min() < 100
+    assert np.all(snapshot[band : 2 * band, digit : digit + 8] == 255)  # gap between pictures
+    np.testing.assert_array_equal(
+        snapshot[2 * band :][:digit, :digit, 0],
+        labkit.widgets._digit_pixels(labkit.reconstruct(vae, mnist_subset["x_test"][3:4])[0], 84)[
+            :, :, 0
+        ],
+    )
+    text = widget._repr_mimebundle_()["text/plain"]
+    assert text.startswith("Interpolation explorer: decodings at t = 0, 0.25")
+    assert "from the code of test image 3 to that of test image 5" in text
+    assert "(autoencoder, VAE)" in text
 
 
 # --- ConditionalExplorer: pick the digit, move through the style (notebook 06) -------------------
@@ -181,3 +197,4 @@ def test_conditional_snapshot_names_the_digit(conditional_explorer):
     snapshot = _pixels(bundle["image/png"])
     assert snapshot.shape[0] > labkit.widgets.DIGIT_DISPLAY_PIXELS  # caption band above
     assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"].startswith("Conditional explorer: the digit 4 decoded")
