@@ -187,6 +187,9 @@ def _history_legend(model_names: list[str]) -> list[Line2D]:
 def _scale_to_later_epochs(axis, curves: list[np.ndarray], *, from_zero: bool) -> None:
     """y limits from epoch 2 on (epoch 1 is often far above the rest); the title says if cut."""
     later = np.concatenate([values[1:] if len(values) > 2 else values for values in curves])
+    later = later[np.isfinite(later)]
+    if later.size == 0:  # a training that diverged: let matplotlib scale what there is
+        return
     low, high = float(later.min()), float(later.max())
     if from_zero:
         low = min(0.0, low)
@@ -198,7 +201,7 @@ def _scale_to_later_epochs(axis, curves: list[np.ndarray], *, from_zero: bool) -
 
 def _label_curve_ends(axis, model_names: list[str], curves: list[tuple[int, np.ndarray]]) -> None:
     """Each model's name at the end of its last curve, pushed apart so that none overlap."""
-    ends = {index: values for index, values in curves}  # the validation curve wins
+    ends = {index: np.nan_to_num(values) for index, values in curves}  # validation wins
     low, high = axis.get_ylim()
     gap = 0.09 * (high - low)
     placed: list[tuple[float, int]] = []

@@ -78,6 +78,14 @@ def test_history_is_scaled_to_the_epochs_where_models_differ():
     assert kl.get_ylim()[0] <= 0  # a KL is compared with 0
 
 
+def test_history_of_a_training_that_diverged_still_draws():
+    diverged = {"loss": [200.0, float("nan"), float("nan")], "kl_loss": [5.0, np.inf, np.nan]}
+    figure = labkit.plot_history({"A": diverged, "B": VAE_HISTORY})
+    assert len(figure.axes) == 3 and len(figure.axes[0].get_lines()) == 3  # A: no val_loss
+    alone = labkit.plot_history({"A": {"loss": [float("nan")] * 3}})  # nothing finite at all
+    assert alone.axes[0].get_lines()
+
+
 def test_history_of_the_autoencoder_has_one_panel():
     figure = labkit.plot_history(
         {"autoencoder": {"loss": [0.05, 0.03], "val_loss": [0.04, 0.03]}},
