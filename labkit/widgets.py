@@ -37,6 +37,7 @@ SLIDER_STEP = 0.05
 MARKER_RADIUS = 6  # pixels
 CAPTION_PIXELS = 16  # height of the caption band above each picture of a snapshot
 PATH_STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the t values an interpolation snapshot shows
+PATH_DIGIT_PIXELS = 84  # 28 x 3: five digits per model fit a notebook's width
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -406,7 +407,7 @@ class InterpolationExplorer(_SnapshotBox):
             _captioned(
                 _side_by_side(
                     [
-                        _captioned(_digit_pixels(step[name], 84), f"t = {mix:g}")
+                        _captioned(_digit_pixels(step[name], PATH_DIGIT_PIXELS), f"t = {mix:g}")
                         for mix, step in zip(PATH_STEPS, path, strict=True)
                     ]
                 ),

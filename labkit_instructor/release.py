@@ -83,7 +83,11 @@ class ReleasedNotebook:
     solutions_replaced: int
 
 
-def _replace_solutions(text: str, kind: str, where: str) -> tuple[str, int]:
+def _replace_solutions(
+    text: str, kind: str, where: str, *, keep_markers: bool = False, first_lines=()
+) -> tuple[str, int]:
+    """``text`` with each solution replaced by its stub; ``keep_markers`` keeps the marker
+    lines, and ``first_lines`` go before the first code stub (for grading copies)."""
     begin, end = (_CODE_BEGIN, _CODE_END) if kind == "code" else (_MARKDOWN_BEGIN, _MARKDOWN_END)
     lines, kept, replaced, inside = text.split("\n"), [], 0, None
     for number, line in enumerate(lines, start=1):
@@ -94,9 +98,13 @@ def _replace_solutions(text: str, kind: str, where: str) -> tuple[str, int]:
             if opened:
                 inside = number
                 replaced += 1
+                kept += [line] if keep_markers else []
                 if kind == "code":
                     hint = opened["hint"].strip(" :-") or DEFAULT_HINT
-                    kept.append(f"{opened['indent']}raise NotImplementedError({hint!r})")
+                    indent = opened["indent"]
+                    kept += [f"{indent}{first}" for first in first_lines]
+                    kept.append(f"{indent}raise NotImplementedError({hint!r})")
+                    first_lines = ()
                 else:
                     kept.append(ANSWER_PLACEHOLDER)
             else:
@@ -107,6 +115,7 @@ def _replace_solutions(text: str, kind: str, where: str) -> tuple[str, int]:
             )
         elif end.match(line):
             inside = None
+            kept += [line] if keep_markers else []
     if inside is not None:
         raise ValueError(
             f"{where}: the solution begun on line {inside} has no end marker; add "

@@ -30,16 +30,7 @@ from labkit_instructor import tamper
 from labkit_instructor.exports import read_gradescope_reports
 from labkit_instructor.grading import Grader, kit_notebooks
 from labkit_instructor.notebook_files import multiline_text
-from labkit_instructor.release import (
-    _CODE_BEGIN,
-    _CODE_END,
-    _MARKDOWN_BEGIN,
-    _MARKDOWN_END,
-    ANSWER_PLACEHOLDER,
-    DEFAULT_HINT,
-    release_notebook,
-    release_notebooks,
-)
+from labkit_instructor.release import _replace_solutions, release_notebook, release_notebooks
 from labkit_instructor.rubrics import DEFAULT_RUBRICS, load_rubrics
 
 __all__ = [
@@ -288,36 +279,16 @@ def withhold_solutions(notebook: dict, name: str = "notebook") -> dict:
     for cell, student in zip(withheld["cells"], released["cells"], strict=True):
         text = multiline_text(cell.get("source"))
         if cell.get("cell_type") == "markdown":
-            cell["source"] = _replace_blocks(text, _MARKDOWN_BEGIN, _MARKDOWN_END, [])
+            cell["source"], _ = _replace_solutions(text, "markdown", name, keep_markers=True)
         elif cell.get("cell_type") == "code":
             stub = multiline_text(student.get("source"))
             names = sorted(tamper.written_names(text) - tamper.written_names(stub))
             uses = sorted(tamper.kit_names(text) - tamper.kit_names(stub))
             keep = [f"{written} = None" for written in names] + [f"labkit.{u}" for u in uses]
-            cell["source"] = _replace_blocks(text, _CODE_BEGIN, _CODE_END, keep)
+            cell["source"], _ = _replace_solutions(
+                text, "code", name, keep_markers=True, first_lines=keep
+            )
     return withheld
-
-
-def _replace_blocks(text: str, begin, end, keep: list[str]) -> str:
-    """``text`` with each solution block's body replaced by its stub, ``keep`` in the first."""
-    lines, inside = [], None
-    for line in text.split("\n"):
-        if inside is None:
-            lines.append(line)
-            inside = begin.match(line)
-            continue
-        if not end.match(line):
-            continue
-        if begin is _CODE_BEGIN:
-            indent, hint = inside["indent"], inside["hint"].strip(" :-")
-            lines += [f"{indent}{kept}" for kept in keep]
-            lines.append(f"{indent}raise NotImplementedError({hint or DEFAULT_HINT!r})")
-            keep = []
-        else:
-            lines.append(ANSWER_PLACEHOLDER)
-        lines.append(line)
-        inside = None
-    return "\n".join(lines)
 
 
 def _workflow(rubric_data: dict) -> str:
