@@ -538,7 +538,7 @@ def train_validation_split(
 def one_hot(labels) -> np.ndarray:
     """Digits as one-hot rows: ``3`` becomes ``[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]`` (float32).
 
-    The conditional VAE of notebook 06 gives these rows to its encoder and decoder. Rows that
+    The conditional VAE of notebook 07 gives these rows to its encoder and decoder. Rows that
     are already one-hot, shape ``(n, 10)``, are returned as float32 unchanged.
 
     Args:

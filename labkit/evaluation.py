@@ -62,7 +62,7 @@ def _check_images(model: keras.Model, images: np.ndarray) -> np.ndarray:
 
 def conditional_inputs(submodel, first: np.ndarray, labels) -> np.ndarray | list[np.ndarray]:
     """What ``submodel`` takes: ``first`` alone, or ``[first, one_hot(labels)]`` when it also
-    takes the digit (the encoder or decoder of a conditional VAE, notebook 06).
+    takes the digit (the encoder or decoder of a conditional VAE, notebook 07).
 
     Raises:
         ValueError: A conditional sub-model is given no labels, or a plain one is given labels,
@@ -297,8 +297,8 @@ def active_units(
     """How many latent dimensions the VAE uses (Burda et al., 2016).
 
     A dimension j is active when the variance of ``z_mean_j`` across images exceeds
-    ``threshold``: an inactive one carries no information about x (its posterior equals the
-    prior, and its KL is near 0). ``labels`` as in :func:`encode`, for a conditional VAE.
+    ``threshold``: an inactive one gives every image nearly the same ``z_mean`` (that alone does
+    not say its q equals the prior). ``labels`` as in :func:`encode`, for a conditional VAE.
     """
     return int(np.sum(np.var(encode(vae, images, labels=labels), axis=0) > threshold))
 
@@ -314,7 +314,7 @@ def evaluate_vae(
 ) -> dict[str, float | int]:
     """Test-set measures of a VAE, in nats per image unless the name says otherwise.
 
-    A conditional VAE (notebook 06) needs the images' digits, ``labels``: its measures are then
+    A conditional VAE (notebook 07) needs the images' digits, ``labels``: its measures are then
     conditional on them (``negative_elbo`` bounds -log p(x | y), and ``iwae_nll`` estimates it).
 
     Returns:

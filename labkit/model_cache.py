@@ -1,8 +1,8 @@
 """Trained models kept between notebooks, so that a model is trained once, not in every lab.
 
 Lab 03 trains its VAE with the notebook's own code and keeps it with the callback
-:class:`SaveForLaterLabs`; Lab 04 trains two autoencoders that Lab 05 needs again. Labs 04 and
-05 call :func:`train_or_load`, which trains a model with the kit's recipe (:func:`labkit.train`)
+:class:`SaveForLaterLabs`; Lab 04 trains two autoencoders that Lab 05 needs again. Labs 04 to
+07 call :func:`train_or_load`, which trains a model with the kit's recipe (:func:`labkit.train`)
 and keeps its weights and history in a cache folder (``.labkit_cache`` beside the notebooks,
 ignored by git); a later call with the same model loads them instead of training again, and
 says so in one line: which lab trained it, the file, and how to train it again.

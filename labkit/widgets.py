@@ -1,7 +1,7 @@
 """Interactive widgets: move through the latent space and watch the digit change.
 
 :class:`LatentExplorer` and :class:`InterpolationExplorer` serve notebook 05,
-:class:`ConditionalExplorer` (pick the digit, move through the style) notebook 06. All are
+:class:`ConditionalExplorer` (pick the digit, move through the style) notebook 07. All are
 ipywidgets boxes (JupyterLab 4, ipywidgets 8). Their pictures are PNG bytes in
 ``ipywidgets.Image`` views, redrawn by the Python callback: decoding one point calls the decoder
 directly (no ``predict`` overhead), and the position marker is drawn with Pillow onto a scatter
@@ -244,7 +244,7 @@ class ConditionalExplorer(LatentExplorer):
 
     Args:
         model: A trained conditional VAE: its encoder takes ``[images, one-hot labels]`` and its
-            decoder ``[z, one-hot labels]`` (notebook 06).
+            decoder ``[z, one-hot labels]`` (notebook 07).
         images: Test images ``(n, 784)`` whose codes are drawn as the background scatter.
         labels: Their digits ``(n,)``: the encoder needs them, and they colour the scatter.
         digit: The digit drawn first.

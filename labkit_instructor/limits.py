@@ -10,7 +10,7 @@ MAX_NOTEBOOK_MEGABYTES = 50.0
 # The memory cap of a sandboxed notebook, in MiB: a lab's training peaks near 1.2 GB resident.
 DEFAULT_MEMORY_MEGABYTES = 4_096
 # Characters of one cell's printed and displayed output that grading keeps (the rest is cut
-# as it arrives, and reported): the largest of the labs' cells (Lab 06's manifold) has 444,246.
+# as it arrives, and reported): the largest of the labs' cells (a manifold of Lab 06) has 444,246.
 OUTPUT_CHARACTERS = 5_000_000
 # ... and of a grader's own cell, which sends a check's answers or a lab's models back.
 ANSWER_CHARACTERS = 60_000_000

@@ -425,8 +425,8 @@ def test_latent_explorer_redraws_the_digit_when_a_slider_moves(jupyterlab, brows
         page.close()
 
 
-# Lab 06's explorer on the kit's conditional VAE, untrained (its decoder still draws a
-# different picture for each digit and point): running all of Lab 06 would train five models.
+# Lab 07's explorer on the kit's conditional VAE, untrained (its decoder still draws a
+# different picture for each digit and point): running all of Lab 07 would train the model.
 CONDITIONAL_EXPLORER_CELLS = [
     "import labkit\n"
     "settings = labkit.load_settings()\n"

@@ -1,336 +1,463 @@
-"""labkit.checks: Lab 06's conditional VAE check passes the instructor's answer, fails every
-wrong answer, and names each mistake it recognises.
+"""labkit.checks, Lab 06: spherical interpolation between two codes (``slerp``).
 
-Each wrong answer is written as a student would write it, in the notebook's class shape
-(``ConditionalVAE(labkit.VAE)`` with ``call`` and ``compute_losses``).
+The instructor's answer passes; the unsolved stub fails with "Not written yet"; each wrong answer,
+written as a student would write it, fails with the advice that names its mistake.
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 import labkit
-from labkit.backend import keras
-from labkit.checks import check_exercise
+from labkit.checks import EXERCISES
 
-ops = keras.ops
 SEEDS = (0, 1, 2)
 
 
-def _negative_elbo(images, reconstruction, z_mean, z_log_var):
-    """Lab 03's loss, as the notebook's solution writes it."""
-    reconstruction_loss = ops.mean(
-        ops.sum(ops.binary_crossentropy(images, reconstruction), axis=-1)
+def slerp(z_start, z_end, num_steps):
+    """The instructor's answer, as the notebook writes it."""
+    z_start = np.asarray(z_start, dtype=np.float64)
+    z_end = np.asarray(z_end, dtype=np.float64)
+    t = np.linspace(0.0, 1.0, num_steps)[:, None]
+    lengths = np.linalg.norm(z_start) * np.linalg.norm(z_end)
+    if lengths == 0:  # a code of length 0 has no direction: no arc
+        return (1 - t) * z_start + t * z_end
+    angle = np.arccos(np.clip(z_start @ z_end / lengths, -1.0, 1.0))
+    if np.sin(angle) < 1e-6:  # the same or opposite directions
+        return (1 - t) * z_start + t * z_end
+    return (np.sin((1 - t) * angle) * z_start + np.sin(t * angle) * z_end) / np.sin(angle)
+
+
+def _arctan2_angle(z_start, z_end, num_steps):
+    """Also right: the angle from unit vectors, with arctan2 (no cosine to clip)."""
+    z_start, z_end = np.array(z_start, dtype=float), np.array(z_end, dtype=float)
+    t = np.linspace(0, 1, num_steps).reshape(-1, 1)
+    if not np.linalg.norm(z_start) or not np.linalg.norm(z_end):
+        return z_start + t * (z_end - z_start)
+    u_start, u_end = z_start / np.linalg.norm(z_start), z_end / np.linalg.norm(z_end)
+    angle = 2 * np.arctan2(np.linalg.norm(u_start - u_end), np.linalg.norm(u_start + u_end))
+    if abs(np.sin(angle)) < 1e-6:
+        return z_start + t * (z_end - z_start)
+    return (
+        np.sin((1 - t) * angle) / np.sin(angle) * z_start
+        + np.sin(t * angle) / np.sin(angle) * z_end
     )
-    kl_loss = ops.mean(
-        -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+
+
+def _one_t_at_a_time(z_start, z_end, num_steps):
+    """Also right: a loop over t, one code at a time."""
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    norms = np.linalg.norm(z_start) * np.linalg.norm(z_end)
+    omega = np.arccos(np.clip(np.dot(z_start, z_end) / norms, -1, 1)) if norms > 0 else 0.0
+    codes = []
+    for t in np.linspace(0, 1, num_steps):
+        if np.sin(omega) < 1e-6:
+            codes.append((1 - t) * z_start + t * z_end)
+        else:
+            a, b = np.sin((1 - t) * omega), np.sin(t * omega)
+            codes.append((a * z_start + b * z_end) / np.sin(omega))
+    return np.array(codes)
+
+
+def _expanded(z_start, z_end, num_steps):
+    """Also right: sin((1 - t) angle) expanded, the part of z_end at right angles to z_start."""
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    t = np.linspace(0, 1, num_steps)[:, None]
+    lengths = np.linalg.norm(z_start) * np.linalg.norm(z_end)
+    if lengths == 0:
+        return (1 - t) * z_start + t * z_end
+    angle = np.arccos(np.clip(z_start @ z_end / lengths, -1, 1))
+    if np.sin(angle) < 1e-6:
+        return (1 - t) * z_start + t * z_end
+    across = (z_end - np.cos(angle) * z_start) / np.sin(angle)
+    return np.cos(t * angle) * z_start + np.sin(t * angle) * across
+
+
+def _in_plain_python(z_start, z_end, num_steps):
+    """Also right: lists and the math module, no NumPy."""
+    z_start, z_end = [float(x) for x in z_start], [float(x) for x in z_end]
+    steps = [i / (num_steps - 1) for i in range(num_steps)]
+    length = math.sqrt(sum(x * x for x in z_start)) * math.sqrt(sum(x * x for x in z_end))
+    cosine = sum(a * b for a, b in zip(z_start, z_end, strict=True)) / length if length else 1
+    angle = math.acos(max(-1.0, min(1.0, cosine)))
+    if length == 0 or math.sin(angle) < 1e-6:
+        return [[(1 - t) * a + t * b for a, b in zip(z_start, z_end, strict=True)] for t in steps]
+    weights = [(math.sin((1 - t) * angle), math.sin(t * angle)) for t in steps]
+    return [
+        [(u * a + v * b) / math.sin(angle) for a, b in zip(z_start, z_end, strict=True)]
+        for u, v in weights
+    ]
+
+
+RIGHT = [slerp, _arctan2_angle, _one_t_at_a_time, _expanded, _in_plain_python]
+
+
+def _arc(z_start, z_end, t, angle):
+    return (np.sin((1 - t) * angle) * z_start + np.sin(t * angle) * z_end) / np.sin(angle)
+
+
+def _linear(z_start, z_end, num_steps):
+    t = np.linspace(0, 1, num_steps)[:, None]
+    return (1 - t) * np.asarray(z_start) + t * np.asarray(z_end)
+
+
+def _normalised_line(z_start, z_end, num_steps):
+    line = _linear(z_start, z_end, num_steps)
+    return line / np.linalg.norm(line, axis=1, keepdims=True)
+
+
+def _line_rescaled(z_start, z_end, num_steps):
+    """The straight line's directions, with lengths running from |z_start| to |z_end|."""
+    t = np.linspace(0, 1, num_steps)[:, None]
+    line = _linear(z_start, z_end, num_steps)
+    lengths = (1 - t) * np.linalg.norm(z_start) + t * np.linalg.norm(z_end)
+    return line / np.linalg.norm(line, axis=1, keepdims=True) * lengths
+
+
+def _backwards(z_start, z_end, num_steps):
+    return slerp(z_end, z_start, num_steps)
+
+
+def _t_from_1_to_0(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    t = np.linspace(1, 0, num_steps)[:, None]
+    angle = np.arccos(
+        np.clip(z_start @ z_end / np.linalg.norm(z_start) / np.linalg.norm(z_end), -1, 1)
     )
-    return {
-        "loss": reconstruction_loss + kl_loss,
-        "reconstruction_loss": reconstruction_loss,
-        "kl_loss": kl_loss,
-    }
+    return _arc(z_start, z_end, t, angle)
 
 
-class ConditionalVAE(labkit.VAE):
-    """The instructor's answer, as in the notebook."""
-
-    def call(self, inputs, training=None):
-        images, labels = inputs
-        _, _, z = self.encoder([images, labels], training=training)
-        return self.decoder([z, labels], training=training)
-
-    def compute_losses(self, inputs, training=False):
-        images, labels = inputs
-        z_mean, z_log_var, z = self.encoder([images, labels], training=training)
-        reconstruction = self.decoder([z, labels], training=training)
-        return _negative_elbo(images, reconstruction, z_mean, z_log_var)
+def _swapped_factors(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    t = np.linspace(0, 1, num_steps)[:, None]
+    angle = np.arccos(
+        np.clip(z_start @ z_end / np.linalg.norm(z_start) / np.linalg.norm(z_end), -1, 1)
+    )
+    return (np.sin(t * angle) * z_start + np.sin((1 - t) * angle) * z_end) / np.sin(angle)
 
 
-class Unsolved(ConditionalVAE):
-    def call(self, inputs, training=None):
-        raise NotImplementedError("Exercise 1: give the encoder [images, labels] (Step 7)")
+def _with_t(t_of):
+    """The notebook's answer with its values of t made by ``t_of(num_steps)``."""
 
-    def compute_losses(self, inputs, training=False):
-        raise NotImplementedError("Exercise 1: give the encoder [images, labels] (Step 7)")
+    def answer(z_start, z_end, num_steps):
+        z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+        t = t_of(num_steps)
+        lengths = np.linalg.norm(z_start) * np.linalg.norm(z_end)
+        angle = np.arccos(np.clip(z_start @ z_end / lengths, -1.0, 1.0))
+        if lengths == 0 or np.sin(angle) < 1e-6:
+            return (1 - t) * z_start + t * z_end
+        return _arc(z_start, z_end, t, angle)
 
-
-def _losses_with(encode, decode, loss=_negative_elbo):
-    """A class whose compute_losses encodes and decodes as given (call stays right)."""
-
-    def compute_losses(self, inputs, training=False):
-        images, labels = inputs
-        z_mean, z_log_var, z = encode(self, images, labels, training)
-        reconstruction = decode(self, z, z_mean, labels, training)
-        return loss(images, reconstruction, z_mean, z_log_var)
-
-    return type("StudentConditionalVAE", (ConditionalVAE,), {"compute_losses": compute_losses})
+    return answer
 
 
-def _encode(self, images, labels, training):
-    return self.encoder([images, labels], training=training)
+_endpoint_false = _with_t(lambda n: np.linspace(0, 1, n, endpoint=False)[:, None])
+_arange = _with_t(lambda n: (np.arange(n) / n).reshape(-1, 1))
+_row_of_t = _with_t(lambda n: np.linspace(0, 1, n))
 
 
-def _decode(self, z, z_mean, labels, training):
-    return self.decoder([z, labels], training=training)
+def _codes_as_columns(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    return slerp(z_start, z_end, num_steps).T
 
 
-def _loss(**changes):
-    """Lab 03's loss with one part written wrong."""
-
-    def loss(images, reconstruction, z_mean, z_log_var):
-        cross_entropy = ops.binary_crossentropy(images, reconstruction)
-        reconstruction_loss = ops.mean(changes.get("pixels", ops.sum)(cross_entropy, axis=-1))
-        kl = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
-        kl_loss = changes.get("batch", ops.mean)(
-            changes.get("sign", 1) * changes.get("latent", ops.sum)(kl, axis=-1)
-        )
-        total = reconstruction_loss + (0 if changes.get("no_kl") else kl_loss)
-        return {"loss": total, "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
-
-    return loss
+def _degrees(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    t = np.linspace(0, 1, num_steps)[:, None]
+    lengths = np.linalg.norm(z_start) * np.linalg.norm(z_end)
+    angle = np.degrees(np.arccos(np.clip(z_start @ z_end / lengths, -1, 1)))
+    if lengths == 0 or np.sin(angle) < 1e-6:
+        return (1 - t) * z_start + t * z_end
+    return _arc(z_start, z_end, t, angle)
 
 
-class LossOnLabels(ConditionalVAE):
-    def compute_losses(self, inputs, training=False):
-        images, labels = inputs
-        z_mean, z_log_var, z = self.encoder([images, labels], training=training)
-        reconstruction = self.decoder([z, labels], training=training)
-        return _negative_elbo(labels, reconstruction, z_mean, z_log_var)
+def _unit_codes(z_start, z_end, num_steps):
+    z_start = np.asarray(z_start, dtype=np.float64)
+    z_end = np.asarray(z_end, dtype=np.float64)
+    if not np.linalg.norm(z_start) or not np.linalg.norm(z_end):
+        return _linear(z_start, z_end, num_steps)
+    return slerp(z_start / np.linalg.norm(z_start), z_end / np.linalg.norm(z_end), num_steps)
 
 
-class SwappedPair(ConditionalVAE):
-    def compute_losses(self, inputs, training=False):
-        labels, images = inputs  # the pair read the wrong way round
-        z_mean, z_log_var, z = self.encoder([images, labels], training=training)
-        reconstruction = self.decoder([z, labels], training=training)
-        return _negative_elbo(images, reconstruction, z_mean, z_log_var)
+def _no_clip(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    t = np.linspace(0, 1, num_steps)[:, None]
+    lengths = np.linalg.norm(z_start) * np.linalg.norm(z_end)
+    if lengths == 0:
+        return (1 - t) * z_start + t * z_end
+    angle = np.arccos(z_start @ z_end / lengths)
+    if np.sin(angle) < 1e-6:
+        return (1 - t) * z_start + t * z_end
+    return _arc(z_start, z_end, t, angle)
 
 
-def _call_with(body):
-    return type("StudentConditionalVAE", (ConditionalVAE,), {"call": body})
+def _no_clip_with(cosine):
+    """The notebook's answer with its cosine computed by ``cosine(z_start, z_end)``, unclipped."""
+
+    def answer(z_start, z_end, num_steps):
+        z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+        t = np.linspace(0, 1, num_steps)[:, None]
+        if np.linalg.norm(z_start) * np.linalg.norm(z_end) == 0:
+            return (1 - t) * z_start + t * z_end
+        angle = np.arccos(cosine(z_start, z_end))
+        if np.sin(angle) < 1e-6:
+            return (1 - t) * z_start + t * z_end
+        return _arc(z_start, z_end, t, angle)
+
+    return answer
 
 
-def _call_without_label(self, inputs, training=None):
-    images, labels = inputs
-    _, _, z = self.encoder([images, labels], training=training)
-    return self.decoder(z, training=training)
+_norm = np.linalg.norm
+_no_clip_twice_divided = _no_clip_with(lambda a, b: a @ b / _norm(a) / _norm(b))
+_no_clip_sum = _no_clip_with(lambda a, b: np.sum(a * b) / (_norm(a) * _norm(b)))
+_no_clip_sqrt = _no_clip_with(lambda a, b: a @ b / np.sqrt((a @ a) * (b @ b)))
+_no_clip_loop = _no_clip_with(
+    lambda a, b: sum(x * y for x, y in zip(a, b, strict=True)) / (_norm(a) * _norm(b))
+)
+_no_clip_math = _no_clip_with(
+    lambda a, b: float(a @ b) / (math.sqrt(np.sum(a**2)) * math.sqrt(np.sum(b**2)))
+)
 
 
-def _call_from_z_mean(self, inputs, training=None):
-    images, labels = inputs
-    z_mean, _, _ = self.encoder([images, labels], training=training)
-    return self.decoder([z_mean, labels], training=training)
+def _threshold(too_flat):
+    """The notebook's answer switching to the straight line when ``too_flat(cosine)``."""
+
+    def answer(z_start, z_end, num_steps):
+        z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+        t = np.linspace(0, 1, num_steps)[:, None]
+        lengths = np.linalg.norm(z_start) * np.linalg.norm(z_end)
+        if lengths == 0:
+            return (1 - t) * z_start + t * z_end
+        cosine = np.clip(z_start @ z_end / lengths, -1, 1)
+        if too_flat(cosine):
+            return (1 - t) * z_start + t * z_end
+        return _arc(z_start, z_end, t, np.arccos(cosine))
+
+    return answer
 
 
-def _call_returns_z(self, inputs, training=None):
-    images, labels = inputs
-    return self.encoder([images, labels], training=training)[2]
+_dot_threshold = _threshold(lambda cosine: abs(cosine) > 0.9995)  # a game engine's habit
+_sine_threshold = _threshold(lambda cosine: np.sin(np.arccos(cosine)) < 0.45)
 
 
-WRONG = {
-    "encoder without the label": (
-        _losses_with(lambda self, x, y, t: self.encoder(x, training=t), _decode),
-        "gives the encoder the images only",
-    ),
-    "encoder given the joined tensor (the pseudo-code's concatenate)": (
-        _losses_with(
-            lambda self, x, y, t: self.encoder(ops.concatenate([x, y], axis=-1), training=t),
-            _decode,
-        ),
-        "joins the images and the labels into one tensor",
-    ),
-    "encoder given [labels, images]": (
-        _losses_with(lambda self, x, y, t: self.encoder([y, x], training=t), _decode),
-        "gives the encoder [labels, images]",
-    ),
-    "encoder given the labels in reverse order": (
-        _losses_with(lambda self, x, y, t: self.encoder([x, ops.flip(y, 0)], training=t), _decode),
-        "gives the encoder other labels",
-    ),
-    "labels turned back into digits": (
-        _losses_with(
-            lambda self, x, y, t: self.encoder([x, ops.argmax(y, axis=-1)], training=t), _decode
-        ),
-        "labels of another shape than (batch, 10)",
-    ),
-    "labels one-hot encoded again": (
-        _losses_with(
-            lambda self, x, y, t: self.encoder(
-                [x, ops.one_hot(ops.cast(y, "int32"), labkit.NUM_CLASSES)], training=t
-            ),
-            _decode,
-        ),
-        "labels of another shape than (batch, 10)",
-    ),
-    "decoder without the label": (
-        _losses_with(_encode, lambda self, z, m, y, t: self.decoder(z, training=t)),
-        "gives the decoder z only",
-    ),
-    "decoder given the joined tensor": (
-        _losses_with(
-            _encode,
-            lambda self, z, m, y, t: self.decoder(ops.concatenate([z, y], axis=-1), training=t),
-        ),
-        "joins z and the labels into one tensor",
-    ),
-    "decoder given [labels, z]": (
-        _losses_with(_encode, lambda self, z, m, y, t: self.decoder([y, z], training=t)),
-        "gives the decoder [labels, z]",
-    ),
-    "decoder given shuffled labels (rolled by one)": (
-        _losses_with(
-            _encode, lambda self, z, m, y, t: self.decoder([z, ops.roll(y, 1, axis=0)], training=t)
-        ),
-        "the labels of other images",
-    ),
-    "decoder given the first image's label, tiled": (
-        _losses_with(
-            _encode,
-            lambda self, z, m, y, t: self.decoder(
-                [z, ops.tile(y[:1], (ops.shape(y)[0], 1))], training=t
-            ),
-        ),
-        "the labels of other images",
-    ),
-    "decoder fed z_mean": (
-        _losses_with(_encode, lambda self, z, m, y, t: self.decoder([m, y], training=t)),
-        "decodes z_mean",
-    ),
-    "training not passed on": (
-        _losses_with(
-            lambda self, x, y, t: self.encoder([x, y]),
-            lambda self, z, m, y, t: self.decoder([z, y]),
-        ),
-        "Pass training=training",
-    ),
-    "loss on the labels instead of the images": (LossOnLabels, "not the labels or the pair"),
-    "the pair read the wrong way round": (SwappedPair, "gives the encoder [labels, images]"),
-    "reconstruction averaged over pixels": (
-        _losses_with(_encode, _decode, _loss(pixels=ops.mean)),
-        "784 times too small",
-    ),
-    "KL with the wrong sign": (
-        _losses_with(_encode, _decode, _loss(sign=-1)),
-        "KL has the wrong sign",
-    ),
-    "KL averaged over latent dimensions": (
-        _losses_with(_encode, _decode, _loss(latent=ops.mean)),
-        "averaged over the latent dimensions",
-    ),
-    "KL left out of the loss": (
-        _losses_with(_encode, _decode, _loss(no_kl=True)),
-        "leaves the KL out",
-    ),
-    "losses summed over the batch": (
-        _losses_with(_encode, _decode, _loss(batch=ops.sum)),
-        "sums over the images",
-    ),
-    "call decodes without the label": (_call_with(_call_without_label), "call gives the decoder"),
-    "call decodes z_mean": (_call_with(_call_from_z_mean), "call decodes z_mean"),
-    "call returns z": (_call_with(_call_returns_z), "call never calls self.decoder"),
-}
+def _no_lengths(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    t = np.linspace(0, 1, num_steps)[:, None]
+    if np.linalg.norm(z_start) * np.linalg.norm(z_end) == 0:
+        return (1 - t) * z_start + t * z_end
+    angle = np.arccos(np.clip(z_start @ z_end, -1, 1))
+    if np.sin(angle) < 1e-6:
+        return (1 - t) * z_start + t * z_end
+    return _arc(z_start, z_end, t, angle)
+
+
+def _zero_start_only(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    t = np.linspace(0, 1, num_steps)[:, None]
+    if np.linalg.norm(z_start) == 0:  # forgets a z_end of length 0
+        return (1 - t) * z_start + t * z_end
+    angle = np.arccos(
+        np.clip(z_start @ z_end / np.linalg.norm(z_start) / np.linalg.norm(z_end), -1, 1)
+    )
+    if np.sin(angle) < 1e-6:
+        return (1 - t) * z_start + t * z_end
+    return _arc(z_start, z_end, t, angle)
+
+
+def _complex_codes(z_start, z_end, num_steps):
+    """The right codes turned by a complex phase (complex arithmetic somewhere): their real
+    parts agree with the right codes to 1e-6."""
+    return slerp(z_start, z_end, num_steps) * np.exp(1e-3j)
+
+
+def _returned_float32(z_start, z_end, num_steps):
+    return slerp(z_start, z_end, num_steps).astype(np.float32)
+
+
+def _inputs_dtype(z_start, z_end, num_steps):
+    """Float64 work, returned in the inputs' dtype (a library's habit)."""
+    return slerp(z_start, z_end, num_steps).astype(np.asarray(z_start).dtype)
+
+
+def _no_fallback(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    t = np.linspace(0, 1, num_steps)[:, None]
+    cosine = z_start @ z_end / (np.linalg.norm(z_start) * np.linalg.norm(z_end))
+    return _arc(z_start, z_end, t, np.arccos(np.clip(cosine, -1, 1)))
+
+
+def _no_zero_length_fallback(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    t = np.linspace(0, 1, num_steps)[:, None]
+    cosine = z_start @ z_end / (np.linalg.norm(z_start) * np.linalg.norm(z_end))
+    angle = np.arccos(np.clip(cosine, -1, 1))
+    if np.sin(angle) < 1e-6:
+        return (1 - t) * z_start + t * z_end
+    return _arc(z_start, z_end, t, angle)
+
+
+def _one_division(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    t = np.linspace(0, 1, num_steps)[:, None]
+    lengths = np.linalg.norm(z_start) * np.linalg.norm(z_end)
+    angle = np.arccos(np.clip(z_start @ z_end / lengths, -1, 1))
+    if lengths == 0 or np.sin(angle) < 1e-6:
+        return (1 - t) * z_start + t * z_end
+    return np.sin((1 - t) * angle) * z_start + np.sin(t * angle) * z_end / np.sin(angle)
+
+
+def _no_asarray(z_start, z_end, num_steps):
+    t = np.linspace(0, 1, num_steps)[:, None]
+    lengths = np.linalg.norm(z_start) * np.linalg.norm(z_end)
+    if lengths == 0:
+        return (1 - t) * z_start + t * z_end
+    angle = np.arccos(np.clip(z_start @ z_end / lengths, -1, 1))
+    if np.sin(angle) < 1e-6:
+        return (1 - t) * z_start + t * z_end
+    return _arc(z_start, z_end, t, angle)
+
+
+def _in_float32(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start), np.asarray(z_end)  # float32 codes stay float32
+    t = np.linspace(0, 1, num_steps, dtype=z_start.dtype)[:, None]
+    lengths = np.linalg.norm(z_start) * np.linalg.norm(z_end)
+    if lengths == 0:
+        return (1 - t) * z_start + t * z_end
+    angle = np.arccos(np.clip(z_start @ z_end / lengths, -1, 1))
+    if np.sin(angle) < 1e-6:
+        return (1 - t) * z_start + t * z_end
+    return _arc(z_start, z_end, t, angle)
+
+
+def _normalised_in_place(z_start, z_end, num_steps):
+    z_start, z_end = np.asarray(z_start, dtype=np.float64), np.asarray(z_end, dtype=np.float64)
+    start_length, end_length = np.linalg.norm(z_start), np.linalg.norm(z_end)
+    if start_length == 0 or end_length == 0:
+        return _linear(z_start, z_end, num_steps)
+    z_start /= start_length
+    z_end /= end_length
+    return slerp(z_start * start_length, z_end * end_length, num_steps)
+
+
+def _stub(z_start, z_end, num_steps):
+    raise NotImplementedError(
+        "Exercise 1: the Theory's formula at num_steps values of t from 0 to 1"
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("hidden", [False, True])
-def test_the_instructor_answer_passes(seed, hidden):
-    check = check_exercise("conditional_inputs", ConditionalVAE, seed=seed, hidden=hidden)
-    assert check.passed, check.advice
+@pytest.mark.parametrize("answer", RIGHT)
+def test_slerp_passes_right_answers(answer, hidden, seed):
+    check = labkit.check_exercise("slerp", answer, hidden=hidden, seed=seed)
+    assert check.passed, (check.checks, check.advice)
 
 
-def test_the_kit_reference_passes():
-    assert check_exercise("conditional_inputs", labkit.ConditionalVAE, seed=3).passed
+@pytest.mark.parametrize("answer", RIGHT)
+def test_slerp_passes_right_answers_on_many_seeds(answer):
+    """Near 0 and 180 degrees too, where a right answer's rounding differs most."""
+    for seed in range(100, 130):
+        for hidden in (False, True):
+            check = labkit.check_exercise("slerp", answer, hidden=hidden, seed=seed)
+            assert check.passed, (seed, hidden, check.checks, check.advice)
 
 
-def test_the_unsolved_stub_fails_with_not_written_yet():
-    check = check_exercise("conditional_inputs", Unsolved, seed=0)
-    assert not check.passed
-    assert check.advice.startswith("Not written yet")
+SLERP_MISTAKES = [
+    (_linear, "returned the straight line", False),
+    (_normalised_line, "only rescaled", False),
+    (_line_rescaled, "only rescaled", False),
+    (_backwards, "run backwards", False),
+    (_t_from_1_to_0, "run backwards", False),
+    (_swapped_factors, "run backwards", False),
+    (_endpoint_false, "stop short of 1", False),
+    (_arange, "stop short of 1", False),
+    (_row_of_t, "make t a column", False),
+    (_codes_as_columns, "one column per code", False),
+    (_degrees, "in degrees", False),
+    (_unit_codes, "all have length 1", False),
+    (_no_clip, "Clip it first", False),
+    (_no_clip_twice_divided, "Clip it first", False),
+    (_no_clip_sum, "Clip it first", False),
+    (_no_clip_sqrt, "Clip it first", False),
+    (_no_clip_loop, "Clip it first", False),
+    (_no_clip_math, "Clip it first", False),
+    (_dot_threshold, "only when np.sin(angle) < 1e-6", False),
+    (_sine_threshold, "only when np.sin(angle) < 1e-6", False),
+    (_no_lengths, "not divided by the lengths", False),
+    (_zero_start_only, "For z_end of length 0 your function", True),
+    (_complex_codes, "must be real numbers", False),
+    (_returned_float32, "worked in float64 but returned float32: return the float64", True),
+    (_inputs_dtype, "worked in float64 but returned float32: return the float64", True),
+    (_no_fallback, "does not return the straight line", False),
+    (_no_zero_length_fallback, "For z_start of length 0 and z_end of length 0", True),
+    (_one_division, "Only your second term", False),
+    (_no_asarray, "Python lists", True),
+    (_in_float32, "work in float64", True),
+    (_normalised_in_place, "changed z_start or z_end in place", False),
+    (_stub, "Not written yet", False),
+]
 
 
-@pytest.mark.parametrize("mistake", list(WRONG))
-def test_each_mistake_fails_with_its_advice(mistake):
-    vae_class, phrase = WRONG[mistake]
-    check = check_exercise("conditional_inputs", vae_class, seed=1)
-    assert not check.passed
-    assert phrase in check.advice, check.advice
-
-
-def test_the_check_lines_do_not_depend_on_the_inputs():
-    first = check_exercise("conditional_inputs", ConditionalVAE, seed=0)
-    second = check_exercise("conditional_inputs", ConditionalVAE, seed=5, hidden=True)
-    assert list(first.checks) == list(second.checks)
-
-
-def test_training_always_true_fails():
-    vae_class = _losses_with(
-        lambda self, x, y, t: self.encoder([x, y], training=True),
-        lambda self, z, m, y, t: self.decoder([z, y], training=True),
-    )
-    check = check_exercise("conditional_inputs", vae_class, seed=0)
-    assert not check.passed
-    assert "Pass training=training" in check.advice
-
-
-def test_the_large_batch_line_is_there():
-    check = check_exercise("conditional_inputs", ConditionalVAE, seed=0)
-    assert "on a batch of 128 images, compute_losses and call give each image its own label" in (
-        check.checks
-    )
-
-
-class LabelDroppedInLargeBatches(ConditionalVAE):
-    """Passes the labels on small batches only, as an attack on 6- and 10-image checks."""
-
-    def compute_losses(self, inputs, training=False):
-        images, labels = inputs
-        z_mean, z_log_var, z = self.encoder([images, labels], training=training)
-        kept = labels if ops.shape(labels)[0] <= 16 else ops.zeros_like(labels)
-        reconstruction = self.decoder([z, kept], training=training)
-        return _negative_elbo(images, reconstruction, z_mean, z_log_var)
-
-    def call(self, inputs, training=None):
-        images, labels = inputs
-        _, _, z = self.encoder([images, labels], training=training)
-        kept = labels if ops.shape(labels)[0] <= 16 else ops.zeros_like(labels)
-        return self.decoder([z, kept], training=training)
-
-
-@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("hidden", [False, True])
-def test_a_label_dropped_in_large_batches_fails(seed, hidden):
-    check = check_exercise(
-        "conditional_inputs", LabelDroppedInLargeBatches, seed=seed, hidden=hidden
-    )
-    assert not check.passed
-    assert "On a batch of 128 images your decoder did not get the labels" in check.advice
-
-
-class LabelDropout(ConditionalVAE):
-    """Zeroes about 10% of the labels while training (label dropout)."""
-
-    def compute_losses(self, inputs, training=False):
-        images, labels = inputs
-        if training:
-            keep = ops.cast(keras.random.uniform((ops.shape(labels)[0], 1)) > 0.1, labels.dtype)
-            labels = labels * keep
-        z_mean, z_log_var, z = self.encoder([images, labels], training=training)
-        reconstruction = self.decoder([z, labels], training=training)
-        return _negative_elbo(images, reconstruction, z_mean, z_log_var)
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("hidden", [False, True])
-def test_label_dropout_while_training_fails(seed, hidden):
-    check = check_exercise("conditional_inputs", LabelDropout, seed=seed, hidden=hidden)
-    assert not check.passed
-    assert "zeroed while training" in check.advice or "did not get the labels" in check.advice
-
-
-def test_training_passed_to_the_encoder_only_fails():
-    vae_class = _losses_with(_encode, lambda self, z, m, y, t: self.decoder([z, y]))
+@pytest.mark.parametrize(("answer", "advice", "hidden_only"), SLERP_MISTAKES)
+def test_slerp_names_each_mistake(answer, advice, hidden_only, hidden):
     for seed in SEEDS:
-        check = check_exercise("conditional_inputs", vae_class, seed=seed, hidden=seed == 1)
+        check = labkit.check_exercise("slerp", answer, hidden=hidden, seed=seed)
+        if hidden_only and not hidden:  # the visible cases do not show this mistake
+            assert check.passed, (check.checks, check.advice)
+            continue
         assert not check.passed
-        assert "Pass training=training" in check.advice
+        assert advice in check.advice, check.advice
+
+
+_NEAR = ("small", "nearly opposite")
+
+
+def _cosine(z_start, z_end):
+    return z_start @ z_end / (np.linalg.norm(z_start) * np.linalg.norm(z_end))
+
+
+NEW_MISTAKES = [
+    (_dot_threshold, "only when np.sin(angle) < 1e-6"),
+    (_no_lengths, "not divided by the lengths"),
+    (_no_clip_sum, "Clip it first"),
+    (_no_clip_loop, "Clip it first"),
+    (_returned_float32, "returned float32: return the float64 array"),
+]
+
+
+@pytest.mark.parametrize(("answer", "advice"), NEW_MISTAKES)
+def test_slerp_names_each_new_mistake_on_many_seeds(answer, advice):
+    """Mistakes that passed, or were misnamed, on some seeds before."""
+    for seed in range(100, 130):
+        check = labkit.check_exercise("slerp", answer, hidden=True, seed=seed)
+        assert not check.passed and advice in check.advice, (seed, check.advice)
+
+
+def test_slerp_draws_the_edge_cases_it_names():
+    """Nearly parallel codes whose cosine rounds above 1 however it is computed; cosines of
+    exactly 1 and -1; arcs at about 1 and 179 degrees; codes of length 0 at either end."""
+    for seed in SEEDS:
+        cases = EXERCISES["slerp"].draw(np.random.default_rng(seed), True)["cases"]
+        codes = {case["kind"]: (case["z_start"], case["z_end"]) for case in cases}
+        cosine = {kind: _cosine(*codes[kind]) for kind in ("clipped", "parallel", "opposite")}
+        a, b = codes["clipped"]
+        assert cosine["clipped"] > 1 and np.sum(a * b) / _norm(a) / _norm(b) > 1
+        assert a @ b / np.sqrt((a @ a) * (b @ b)) > 1
+        assert sum(x * y for x, y in zip(a, b, strict=True)) / (_norm(a) * _norm(b)) > 1
+        assert cosine["parallel"] == 1 and cosine["opposite"] == -1
+        degrees = {kind: np.degrees(np.arccos(_cosine(*codes[kind]))) for kind in _NEAR}
+        assert 0.5 <= degrees["small"] <= 1.5 and 178.5 <= degrees["nearly opposite"] <= 179.5
+        assert not np.any(codes["zero"][0]) and not np.any(codes["zero end"][1])
+        assert codes["float32"][0].dtype == np.float32 and isinstance(codes["list"][0], list)
+        equal = codes["equal"]
+        assert np.isclose(np.linalg.norm(equal[0]), np.linalg.norm(equal[1]))
+
+
+def test_check_lines_do_not_depend_on_the_inputs():
+    """nbval compares the check cell's output between runs: only PASS/FAIL may change."""
+    lines = {tuple(labkit.check_exercise("slerp", slerp, seed=seed).checks) for seed in SEEDS}
+    assert len(lines) == 1

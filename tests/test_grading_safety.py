@@ -166,7 +166,7 @@ def test_the_kit_notebooks_metadata_matches_the_rubrics():
     folder = Path(__file__).resolve().parent.parent / "notebooks"
     changes = labkit_instructor.tag_notebooks(folder, labkit_instructor.load_rubrics(), write=False)
     notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-    assert len(changes) == len(notebooks) == 6, changes
+    assert len(changes) == len(notebooks) == 7, changes
     assert all(count == 0 for _, count in changes), changes
 
 

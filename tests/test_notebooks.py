@@ -32,7 +32,7 @@ SECTIONS = [
     "Exercises",
     "References",
 ]
-LABS_WITH_PSEUDO_CODE = {"03", "06"}
+LABS_WITH_PSEUDO_CODE = {"03", "06", "07"}
 MAX_NOTEBOOK_BYTES = 3 * 1024 * 1024
 MARKER = re.compile(r"#\s*NBVAL_\w+")
 
@@ -41,8 +41,8 @@ def _load(path: Path):
     return nbformat.read(path, as_version=4)
 
 
-def test_the_six_labs_are_there_in_order():
-    assert [path.name[:2] for path in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
+def test_the_seven_labs_are_there_in_order():
+    assert [path.name[:2] for path in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
@@ -267,11 +267,11 @@ def test_lab_03s_written_out_vae_is_labkits_reference(latent_dim):
     )  # it trained
 
 
-def test_lab_06s_written_out_conditional_vae_is_labkits_reference():
-    notebook = _load(NOTEBOOK_DIR / "06_conv_and_conditional_vae.ipynb")
+def test_lab_07s_written_out_conditional_vae_is_labkits_reference():
+    notebook = _load(NOTEBOOK_DIR / "07_conditional_vae.ipynb")
     parameters = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
     model_cells = [c for c in notebook.cells if "vae-model" in c.metadata.get("tags", [])]
-    namespace: dict = {"__name__": "lab06", "labkit": labkit, "keras": keras, "np": np}
+    namespace: dict = {"__name__": "lab07", "labkit": labkit, "keras": keras, "np": np}
     namespace["layers"] = keras.layers
     exec(parameters.source, namespace)
     namespace["settings"] = labkit.load_settings({}, seed=3)

@@ -53,10 +53,10 @@ def test_a_failing_cell_is_reported_and_the_copy_kept(tmp_path):
 
 
 def test_the_summary_lines_up_every_result_however_long_its_name():
-    long_name = "conditional_2d_test_negative_elbo_nats"  # Lab 06's longest, 38 characters
+    long_name = "conditional_2d_first_epoch_train_loss_nats"  # Lab 07's longest, 42 characters
     runs = [
         NotebookRun("01_a.ipynb", 3.0, results={"seed": 42}),
-        NotebookRun("06_b.ipynb", 5.0, results={long_name: 130.79, "epochs": 10}),
+        NotebookRun("07_b.ipynb", 5.0, results={long_name: 130.79, "epochs": 10}),
     ]
     lines = [line for line in summary_table(runs).splitlines() if line.startswith("  ")]
     assert [line.split() for line in lines] == [

@@ -27,6 +27,7 @@ from tests import (
     test_checks_lab04,
     test_checks_lab05,
     test_checks_lab06,
+    test_checks_lab07,
 )
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -44,11 +45,13 @@ ANSWERS = {
     "beta_loss": (test_checks_lab05.BetaVAE,),
     "fraction_within": (test_checks_lab04.fraction_within,),
     "fitted_gaussian": (test_checks_lab04.sample_from_fitted_gaussian,),
-    "conditional_inputs": (test_checks_lab06.ConditionalVAE,),
+    "slerp": (test_checks_lab06.slerp,),
+    "conditional_inputs": (test_checks_lab07.ConditionalVAE,),
 }
 WRONG = {
     "binarize": (test_checks_lab01._inverted,),
     "fraction_within": (lambda codes, radius: 0.5,),
+    "slerp": (test_checks_lab06._no_clip,),
 }
 
 

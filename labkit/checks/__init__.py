@@ -172,4 +172,4 @@ def _first(verdicts: Mapping[str, bool], mistakes: list[tuple[bool, str]], fallb
 
 
 # Each lab's checks register themselves on import.
-from labkit.checks import lab01, lab02, lab03, lab04, lab05, lab06  # noqa: E402, F401
+from labkit.checks import lab01, lab02, lab03, lab04, lab05, lab06, lab07  # noqa: E402, F401

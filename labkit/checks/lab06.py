@@ -1,449 +1,446 @@
-"""Lab 06's check: the conditional VAE's inputs (``conditional_inputs``), on Lab 03's stand-ins.
-
-The stand-ins here run through NumPy, so this check tests values only, not gradients: a
-``stop_gradient`` on z or on the KL is Lab 03's check's job (its stand-ins are Keras weights and
-it compares the loss's gradients), not this one's.
-"""
+"""Lab 06's check: ``slerp``, spherical interpolation between two codes (NumPy only)."""
 
 from __future__ import annotations
 
-import traceback
+import copy
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from labkit.checks import (
-    Answers,
-    Inputs,
-    Verdict,
-    _close,
-    _exercise,
-    _first,
-    _numpy,
-)
-from labkit.checks.lab03 import LOSS_NAMES, _draw_loss, _losses, _reference_losses
+from labkit.checks import Answers, Inputs, Verdict, _close, _exercise, _first
 
-_NUM_CLASSES = 10  # the one-hot label's length
-_IMAGE_PIXELS = 784
-_LARGE_BATCH = 128  # the lab trains on batches of 128 to 250: an answer that drops a label there
-
-
-def _draw_conditional(rng: np.random.Generator, hidden: bool) -> Inputs:
-    inputs = _draw_loss(rng, hidden)  # Lab 03's images and stand-in weights: the label-free part
-    num_images, num_pixels = inputs["images"].shape
-    latent_dim = inputs["to_mean"].shape[1]
-    digits = rng.permutation(_NUM_CLASSES)[:num_images]  # all different: a mix-up always shows
-    # Each digit adds its own matrices to the encoder's and the decoder's, so every output
-    # depends on the label, and the judge knows how.
-    return {
-        **inputs,
-        "labels": np.eye(_NUM_CLASSES, dtype=np.float32)[digits],
-        "label_to_mean": rng.normal(0, 0.1, (_NUM_CLASSES, num_pixels, latent_dim)),
-        "label_to_log_var": rng.normal(0, 0.05, (_NUM_CLASSES, num_pixels, latent_dim)),
-        "label_to_noise": rng.normal(0, 0.1, (_NUM_CLASSES, num_pixels, latent_dim)),
-        "label_weights": rng.normal(
-            0, 0.5 / np.sqrt(latent_dim), (_NUM_CLASSES, latent_dim, num_pixels)
-        ),
-        "label_bias": rng.normal(0, 0.5, (_NUM_CLASSES, num_pixels)),
-        # A batch of the lab's size (labels repeat), drawn last so the small batch stays the same.
-        **_draw_large_batch(rng),
-    }
+LATENT_DIM = 16  # the visible cases' codes; the hidden ones add 2-D and 64-D codes
+FLAT = 1e-6  # below this sin(angle), the notebook's slerp returns the straight line
+RTOL, ATOL = 1e-6, 1e-9  # float64 answers agree with the reference far closer than this
+# From float32 inputs, float64 work agrees to 1e-9 and float32 work to about 1e-6 only (within
+# RTOL or not, by chance): the float32 case asks for float64 work, as the notebook does.
+FLOAT32_RTOL = 1e-9
+# The cases whose answer is the straight line, in the words of the advice.
+_FALLBACKS = {
+    "parallel": "codes in the same direction",
+    "opposite": "codes in opposite directions",
+    "zero": "z_start of length 0",
+    "zero end": "z_end of length 0",
+}
+# The arcs at a small angle and nearly opposite: where a switch to the line too early shows.
+_NEAR = ("small", "nearly opposite")
+# The cases that follow the arc: every mistake in the formula shows on them.
+_ARCS = ("general", "equal", *_NEAR, "2-D", "64-D", "two steps", "float32", "list")
 
 
-def _draw_large_batch(rng: np.random.Generator) -> Inputs:
-    images = rng.random((_LARGE_BATCH, _IMAGE_PIXELS))
-    images[rng.random(images.shape) < 0.6] = 0.0
-    images[rng.random(images.shape) < 0.1] = 1.0
-    digits = np.concatenate(
-        [rng.permutation(_NUM_CLASSES), rng.integers(0, _NUM_CLASSES, _LARGE_BATCH - _NUM_CLASSES)]
-    )
-    return {
-        "large_images": images.astype(np.float32),
-        "large_labels": np.eye(_NUM_CLASSES, dtype=np.float32)[rng.permutation(digits)],
-    }
+def _steps(num_steps: int) -> np.ndarray:
+    return np.linspace(0.0, 1.0, num_steps)[:, None]
 
 
-def _for_label(inputs: Inputs, label) -> Inputs:
-    """Lab 03's stand-in weights of one image whose one-hot label is ``label`` (or None)."""
-    if label is None:
-        return inputs
-    weight = {
-        name: np.tensordot(label, inputs[f"label_{name}"], axes=1).astype(np.float32)
-        for name in ("to_mean", "to_log_var", "to_noise", "weights", "bias")
-    }
-    return {**inputs, **{name: inputs[name] + added for name, added in weight.items()}}
+def _line(z_start, z_end, t) -> np.ndarray:
+    return (1 - t) * z_start + t * z_end
 
 
-def _split(parts: list, width: int, num_images: int) -> tuple:
-    """The first input (``width`` columns) and the one-hot label among what a stand-in got."""
-    first = next((p[:, :width] for p in parts if p.ndim == 2 and p.shape[1] >= width), None)
-    label = next((p for p in parts if p.shape == (num_images, _NUM_CLASSES)), None)
-    joined = next((p for p in parts if p.ndim == 2 and p.shape[1] == width + _NUM_CLASSES), None)
-    if label is None and joined is not None:
-        label = joined[:, width:]
-    return first, label
+def _arc(z_start, z_end, t, angle) -> np.ndarray:
+    return (np.sin((1 - t) * angle) * z_start + np.sin(t * angle) * z_end) / np.sin(angle)
 
 
-def _conditional_stand_ins(inputs: Inputs, log: list) -> tuple:
-    """An encoder and a decoder that take ``[x, one-hot label]``, log what they got, and whose
-    outputs (Lab 03's stand-ins, with weights that depend on the label) the judge recomputes."""
-    from labkit.backend import keras
-
-    latent_dim = inputs["to_mean"].shape[1]
-    weights_of: dict = {}  # the weights of each label seen, so a batch of 128 stays fast
-
-    def for_label(one_hot) -> Inputs:
-        key = None if one_hot is None else np.asarray(one_hot).tobytes()
-        if key not in weights_of:
-            weights_of[key] = _for_label(inputs, one_hot)
-        return weights_of[key]
-
-    def parts_of(received) -> list:
-        items = received if isinstance(received, list | tuple) else [received]
-        return [_numpy(item) for item in items]
-
-    def per_row(parts: list, first, label, step, width: int) -> np.ndarray:
-        if first is None:  # nothing of the expected width: the judge names what was given
-            return np.zeros((len(parts[0]), width))
-        rows = [step(row, None if label is None else label[i]) for i, row in enumerate(first)]
-        return np.array(rows).reshape(len(first), width)
-
-    class StandInEncoder(keras.layers.Layer):
-        def call(self, received, training=None):
-            parts = parts_of(received)
-            images, label = _split(parts, _IMAGE_PIXELS, len(parts[0]))
-
-            def encode(image, one_hot):
-                w = for_label(one_hot)
-                z_mean, z_log_var = image @ w["to_mean"], image @ w["to_log_var"]
-                return np.concatenate(
-                    [z_mean, z_log_var, z_mean + np.exp(0.5 * z_log_var) * (image @ w["to_noise"])]
-                )
-
-            codes = per_row(parts, images, label, encode, 3 * latent_dim).reshape(-1, 3, latent_dim)
-            outputs = [codes[:, j].astype(np.float32) for j in range(3)]
-            log.append({"by": "encoder", "parts": parts, "training": training, "out": outputs})
-            return [keras.ops.convert_to_tensor(o) for o in outputs]
-
-    class StandInDecoder(keras.layers.Layer):
-        def call(self, received, training=None):
-            parts = parts_of(received)
-            z, label = _split(parts, latent_dim, len(parts[0]))
-
-            def decode(code, one_hot):
-                w = for_label(one_hot)
-                return 1 / (1 + np.exp(-(code @ w["weights"] + w["bias"])))
-
-            probabilities = per_row(parts, z, label, decode, _IMAGE_PIXELS).astype(np.float32)
-            log.append({"by": "decoder", "parts": parts, "training": training})
-            return keras.ops.convert_to_tensor(probabilities)
-
-    return StandInEncoder(name="encoder"), StandInDecoder(name="decoder")
+def _angle(z_start, z_end) -> float:
+    cosine = z_start @ z_end / (np.linalg.norm(z_start) * np.linalg.norm(z_end))
+    return float(np.arccos(np.clip(cosine, -1.0, 1.0)))
 
 
-def _attempt(log: list, action) -> dict:
-    """Run one use of the student's class: its result (or error) and what the stand-ins got."""
-    del log[:]
-    try:
-        result, error = action(), None
-    except Exception as raised:  # judged with the log: a wrong input often raises later
-        if isinstance(raised, NotImplementedError) or not log:
-            raise  # the framework reports a stub, or code that fails before the networks
-        frames = traceback.extract_tb(raised.__traceback__)
-        frames = [f for f in frames if "-packages" not in f.filename]
-        where = f" (line {frames[-1].lineno} of {frames[-1].name})" if frames else ""
-        message = (str(raised).splitlines() or [""])[0][:200]
-        result, error = None, f"{type(raised).__name__}: {message}{where}"
-    return {"result": result, "error": error, "log": list(log)}
+def _reference(z_start, z_end, num_steps: int) -> np.ndarray:
+    """The notebook's slerp, in float64."""
+    z_start, z_end = np.asarray(z_start, np.float64), np.asarray(z_end, np.float64)
+    t = _steps(num_steps)
+    if np.linalg.norm(z_start) * np.linalg.norm(z_end) == 0:
+        return _line(z_start, z_end, t)
+    angle = _angle(z_start, z_end)
+    if np.sin(angle) < FLAT:
+        return _line(z_start, z_end, t)
+    return _arc(z_start, z_end, t, angle)
 
 
-def _reference_reconstructions(inputs: Inputs, images=None, labels=None) -> np.ndarray:
-    """What call should return: each image decoded from its own z with its own label."""
-    images = inputs["images"] if images is None else images
-    labels = inputs["labels"] if labels is None else labels
-    rows = np.zeros(images.shape)
-    for digit in range(_NUM_CLASSES):  # the images of one label at a time, in float64
-        mine = labels[:, digit] == 1
-        w = _for_label(inputs, np.eye(_NUM_CLASSES)[digit])
-        x = images[mine].astype(np.float64)
-        z_mean, z_log_var = x @ w["to_mean"], x @ w["to_log_var"]
-        z = z_mean + np.exp(0.5 * z_log_var) * (x @ w["to_noise"])
-        rows[mine] = 1 / (1 + np.exp(-(z @ w["weights"] + w["bias"])))
-    return rows
+def _unit(z: np.ndarray) -> np.ndarray:
+    return z / np.linalg.norm(z)
 
 
-def _reference_large(inputs: Inputs) -> dict:
-    """The batch means of the losses on the large batch, each image with its own label."""
-    images, labels = inputs["large_images"], inputs["large_labels"]
-    reconstruction, kl = np.zeros(len(images)), np.zeros(len(images))
-    for digit in range(_NUM_CLASSES):
-        mine = labels[:, digit] == 1
-        mine_inputs = {**_for_label(inputs, np.eye(_NUM_CLASSES)[digit]), "images": images[mine]}
-        reference = _reference_losses(mine_inputs)
-        reconstruction[mine], kl[mine] = reference["reconstruction"], reference["kl"]
-    return {
-        "reconstruction_loss": reconstruction.mean(),
-        "kl_loss": kl.mean(),
-        "loss": (reconstruction + kl).mean(),
-    }
+def _no_lengths(z_start, z_end, num_steps: int) -> np.ndarray:
+    """The angle from z_start @ z_end itself, not divided by the lengths (with the fallback)."""
+    t, angle = _steps(num_steps), np.arccos(np.clip(z_start @ z_end, -1.0, 1.0))
+    return _line(z_start, z_end, t) if np.sin(angle) < FLAT else _arc(z_start, z_end, t, angle)
 
 
-def _run_conditional(inputs: Inputs, vae_class) -> Answers:
-    from labkit.backend import keras
-
-    ops = keras.ops
-    log: list = []
-    model = vae_class(*_conditional_stand_ins(inputs, log))
-    images, labels = inputs["images"], inputs["labels"]
-    pair = (ops.convert_to_tensor(images), ops.convert_to_tensor(labels))
-    batch = _attempt(log, lambda: _losses(model.compute_losses(pair, training=True)))
-
-    def one(i: int) -> tuple:
-        return tuple(ops.convert_to_tensor(a[i : i + 1]) for a in (images, labels))
-
-    each = [
-        _attempt(log, lambda i=i: _losses(model.compute_losses(one(i)))) for i in range(len(images))
-    ]
-    called = _attempt(log, lambda: _numpy(model(pair, training=False)))
-    large = tuple(ops.convert_to_tensor(inputs[k]) for k in ("large_images", "large_labels"))
-    return {
-        "batch": batch,
-        "each": each,
-        "call": called,
-        "large": _attempt(log, lambda: _losses(model.compute_losses(large, training=True))),
-        "large_call": _attempt(log, lambda: _numpy(model(large, training=False))),
-    }
+def _one_division(z_start, z_end, num_steps: int) -> np.ndarray:
+    """The formula with only its second term divided by sin(angle) (parentheses left out)."""
+    t, angle = _steps(num_steps), _angle(z_start, z_end)
+    return np.sin((1 - t) * angle) * z_start + np.sin(t * angle) * z_end / np.sin(angle)
 
 
-def _fed(entries: list, by: str, expected: np.ndarray, labels: np.ndarray, z_mean=None) -> str:
-    """What a stand-in got, in one word: 'ok' or the mistake (see _CONDITIONAL_ADVICE)."""
-    entry = next((e for e in entries if e["by"] == by), None)
-    if entry is None:
-        return "not_called"
-    parts, (num_images, width) = entry["parts"], expected.shape
-    shapes = [p.shape for p in parts]
-    if len(parts) == 1:
-        if shapes[0] == (num_images, width):
-            return "no_label"
-        return "joined" if shapes[0] == (num_images, width + _NUM_CLASSES) else "wrong_first"
-    if len(parts) != 2:
-        return "wrong_first"
-    if shapes == [(num_images, _NUM_CLASSES), (num_images, width)]:
-        return "swapped"
-    first, label = parts
-    if not _close(first, expected):
-        return "z_mean" if z_mean is not None and _close(first, z_mean) else "wrong_first"
-    if label.shape != labels.shape:
-        return "label_shape"
-    return "ok" if np.array_equal(label, labels) else "other_labels"
-
-
-def _inputs_fed(attempt: dict, images: np.ndarray, labels: np.ndarray) -> tuple[str, str]:
-    """What the encoder and the decoder got in one attempt."""
-    encoded = next((e for e in attempt["log"] if e["by"] == "encoder"), None)
-    encoder = _fed(attempt["log"], "encoder", images, labels)
-    if encoded is None:
-        return encoder, "not_called"
-    z_mean, _, z = encoded["out"]
-    return encoder, _fed(attempt["log"], "decoder", z, labels, z_mean=z_mean)
-
-
-_CONDITIONAL_ADVICE = {
-    ("encoder", "no_label"): "Your {where} gives the encoder the images only: give it the list "
-    "[images, labels], so that q(z | x, y) sees the digit.",
-    ("encoder", "joined"): "Your {where} joins the images and the labels into one tensor: the "
-    "encoder takes the list [images, labels] and joins them with its own Concatenate layer.",
-    ("encoder", "swapped"): "Your {where} gives the encoder [labels, images]: the order is "
-    "[images, labels], as its two inputs are declared (images, labels = inputs).",
-    ("encoder", "label_shape"): "Your {where} gives the encoder labels of another shape than "
-    "(batch, 10): the pair already holds one-hot rows (image_batches made them); pass them as "
-    "they are, not as digits and not one-hot again.",
-    ("encoder", "other_labels"): "Your {where} gives the encoder other labels than the images' "
-    "own (rows in another order, or other values, such as labels dropped or zeroed while "
-    "training): pass the labels of the pair unchanged.",
-    ("encoder", "wrong_first"): "Your {where} gives the encoder something else than the images: "
-    "its first input is the images of the pair, unchanged.",
-    ("encoder", "not_called"): "Your {where} never calls self.encoder: encode the pair with "
-    "self.encoder([images, labels], training=training).",
-    ("decoder", "no_label"): "Your {where} gives the decoder z only: give it the list "
-    "[z, labels], so that p(x | z, y) knows which digit to draw.",
-    ("decoder", "joined"): "Your {where} joins z and the labels into one tensor: the decoder "
-    "takes the list [z, labels] and joins them with its own Concatenate layer.",
-    ("decoder", "swapped"): "Your {where} gives the decoder [labels, z]: the order is "
-    "[z, labels], as its two inputs are declared.",
-    ("decoder", "label_shape"): "Your {where} gives the decoder labels of another shape than "
-    "(batch, 10): pass the pair's one-hot rows as they are.",
-    ("decoder", "other_labels"): "Your {where} gives the decoder the labels of other images "
-    "(shuffled, reversed or repeated rows, or other values, such as labels dropped or zeroed "
-    "while training): give each code its own image's "
-    "one-hot label, the labels of the pair unchanged.",
-    ("decoder", "z_mean"): "Your {where} decodes z_mean: decode the sample z (the encoder's "
-    "third output), as Lab 03's VAE does; the ELBO is estimated with a sample of q(z | x, y).",
-    ("decoder", "wrong_first"): "Your {where} gives the decoder something else than z: its "
-    "first input is z, the encoder's third output.",
-    ("decoder", "not_called"): "Your {where} never calls self.decoder: decode with "
-    "self.decoder([z, labels], training=training).",
+# What each recognised mistake returns on a case that follows the arc (float64 codes).
+_MISTAKES = {
+    "backwards": lambda z0, z1, n: _reference(z1, z0, n),
+    "no lengths": _no_lengths,
+    "line": lambda z0, z1, n: _line(z0, z1, _steps(n)),
+    "unit": lambda z0, z1, n: _reference(_unit(z0), _unit(z1), n),
+    "endpoint": lambda z0, z1, n: _arc(z0, z1, np.arange(n)[:, None] / n, _angle(z0, z1)),
+    "degrees": lambda z0, z1, n: _arc(z0, z1, _steps(n), np.degrees(_angle(z0, z1))),
+    "parentheses": _one_division,
 }
 
 
-@_exercise("conditional_inputs", _draw_conditional, _run_conditional)
-def _judge_conditional(inputs: Inputs, answers: Answers) -> Verdict:
-    images, labels = inputs["images"], inputs["labels"]
-    batch, each, called = answers["batch"], answers["each"], answers["call"]
-    references = [
-        _reference_losses(_for_label({**inputs, "images": images[i : i + 1]}, labels[i]))
-        for i in range(len(images))
-    ]
-    ref_reconstruction = np.array([r["reconstruction"][0] for r in references])
-    ref_kl = np.array([r["kl"][0] for r in references])
-    batch_losses = batch["result"] or {}
-    each_losses = [attempt["result"] or {} for attempt in each]
-    named = not batch["error"] and all(
-        set(LOSS_NAMES) <= set(losses) for losses in [batch_losses, *each_losses]
-    )
+def _pair(rng: np.random.Generator, dim: int, equal: bool = False, degrees=(30, 150)) -> tuple:
+    """Two codes of different lengths at an angle drawn in ``degrees``, chosen so that taking it
+    in degrees shows (the sine of the angle in degrees is above 0.2); or two codes of an equal
+    length below 1, where an angle from z_start @ z_end not divided by the lengths shows."""
+    angle = np.radians(rng.uniform(*degrees))
+    while np.sin(np.degrees(angle)) < 0.2:
+        angle = np.radians(rng.uniform(*degrees))
+    first = _unit(rng.standard_normal(dim))
+    other = rng.standard_normal(dim)
+    other = _unit(other - (other @ first) * first)
+    scale = rng.uniform(0.4, 0.9) if equal else rng.uniform(1, 3)
+    lengths = scale * np.array([1.0, 1.0 if equal else rng.uniform(1.5, 3)])
+    lengths = lengths if equal or rng.random() < 0.5 else lengths[::-1]
+    return lengths[0] * first, lengths[1] * (np.cos(angle) * first + np.sin(angle) * other)
 
-    def per_image(name: str, key: str | None = None) -> np.ndarray:
-        if key is not None:
-            return np.array([r[key][0] for r in references])
-        return np.array([losses.get(name, np.nan) for losses in each_losses])
 
-    reconstruction, kl, loss = map(per_image, LOSS_NAMES[1:] + LOSS_NAMES[:1])
-    fed = _inputs_fed(batch, images, labels)
-    fed_call = _inputs_fed(called, images, labels)
-    training = [e["training"] for e in batch["log"]]
-    evaluating = [e["training"] for attempt in each for e in attempt["log"]]
-    expected_call = _reference_reconstructions(inputs)
-    call_result = called["result"]
-    large_images, large_labels = inputs["large_images"], inputs["large_labels"]
-    large, large_call = answers["large"], answers["large_call"]
-    fed_large = _inputs_fed(large, large_images, large_labels)
-    fed_large_call = _inputs_fed(large_call, large_images, large_labels)
-    ref_large = _reference_large(inputs)
-    large_losses = large["result"] or {}
-    large_ok = (
-        fed_large == ("ok", "ok")
-        and fed_large_call == ("ok", "ok")
-        and all(_close(large_losses.get(name), ref_large[name]) for name in LOSS_NAMES)
-        and large_call["result"] is not None
-        and _close(
-            large_call["result"], _reference_reconstructions(inputs, large_images, large_labels)
-        )
-    )
-    checks = {
-        "compute_losses gives the encoder the list [images, labels] of the pair": fed[0] == "ok",
-        "compute_losses gives the decoder the list [z, labels], z the encoder's sample": fed[1]
-        == "ok",
-        "compute_losses passes training on to the encoder and the decoder": bool(training)
-        and all(t is True for t in training)
-        and not any(evaluating),
-        "returns loss, reconstruction_loss and kl_loss": named,
-        "reconstruction_loss of each image: the cross-entropy of its pixels, summed": _close(
-            reconstruction, ref_reconstruction
-        ),
-        "kl_loss of each image: the closed-form KL, summed over latent dimensions": _close(
-            kl, ref_kl
-        ),
-        "loss = reconstruction_loss + kl_loss": _close(loss, reconstruction + kl),
-        "on a batch, each term is the mean over its images": named
-        and _close(batch_losses.get("reconstruction_loss"), ref_reconstruction.mean())
-        and _close(batch_losses.get("kl_loss"), ref_kl.mean())
-        and _close(batch_losses.get("loss"), (ref_reconstruction + ref_kl).mean()),
-        "call returns the decoder's reconstruction of [z, labels] from [images, labels]": fed_call
-        == ("ok", "ok")
-        and call_result is not None
-        and _close(call_result, expected_call),
-        f"on a batch of {_LARGE_BATCH} images, compute_losses and call give each image its own "
-        "label": large_ok,
-    }
-    structural = [
-        (fed[0] != "ok", ("encoder", fed[0]), "compute_losses"),
-        (fed[1] != "ok", ("decoder", fed[1]), "compute_losses"),
-        (fed_call[0] != "ok", ("encoder", fed_call[0]), "call"),
-        (fed_call[1] != "ok", ("decoder", fed_call[1]), "call"),
+def _cosines(a: np.ndarray, b: np.ndarray) -> list:
+    """The cosine of two codes as students compute it: with @, np.sum or a Python loop, over
+    np.linalg.norm or square roots, or from unit codes."""
+    loop = sum(x * y for x, y in zip(a, b, strict=True))
+    norms = np.linalg.norm(a) * np.linalg.norm(b)
+    squares = sum(x * x for x in a), sum(y * y for y in b)
+    return [
+        a @ b / norms,
+        a @ b / np.linalg.norm(a) / np.linalg.norm(b),
+        (a / np.linalg.norm(a)) @ (b / np.linalg.norm(b)),
+        np.sum(a * b) / norms,
+        loop / norms,
+        a @ b / np.sqrt((a @ a) * (b @ b)),
+        np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)),
+        a @ b / (np.sqrt(np.sum(a**2)) * np.sqrt(np.sum(b**2))),
+        loop / math.sqrt(squares[0] * squares[1]),
+        loop / (math.sqrt(squares[0]) * math.sqrt(squares[1])),
     ]
-    mistakes = [
-        (wrong, _CONDITIONAL_ADVICE[key].format(where=where))
-        for wrong, key, where in structural
-        if key in _CONDITIONAL_ADVICE
+
+
+def _rounded_past_one(rng: np.random.Generator) -> tuple:
+    """Two codes in the same direction whose cosine rounds above 1 however it is computed
+    (:func:`_cosines`; one try in about 260): np.arccos of it is NaN."""
+    while True:
+        z_start = rng.standard_normal(LATENT_DIM) * rng.uniform(0.5, 3)
+        z_end = z_start * rng.uniform(1.5, 3)
+        if all(cosine > 1 for cosine in _cosines(z_start, z_end)):
+            return z_start, z_end
+
+
+def _case(kind: str, pair: tuple, num_steps: int) -> dict:
+    return {"kind": kind, "z_start": pair[0], "z_end": pair[1], "num_steps": num_steps}
+
+
+def _draw_slerp(rng: np.random.Generator, hidden: bool) -> Inputs:
+    def steps() -> int:
+        return int(rng.integers(5, 13))  # never 2, 16 nor 64: a row of t fails to broadcast
+
+    # 16 entries of +-2^k and a multiple of them: their cosine is exactly 1 (or -1).
+    signs = rng.choice([-1.0, 1.0], LATENT_DIM) * 2.0 ** rng.integers(-1, 1)
+    cases = [
+        _case("general", _pair(rng, LATENT_DIM), steps()),
+        _case("equal", _pair(rng, LATENT_DIM, equal=True), steps()),
+        _case("small", _pair(rng, LATENT_DIM, degrees=(0.5, 1.5)), steps()),
+        _case("clipped", _rounded_past_one(rng), steps()),
+        _case("parallel", (signs, 3 * signs), steps()),
     ]
-    for part, index in (("encoder", 0), ("decoder", 1)):
-        dropped = [
-            where
-            for where, fed_here in (
-                ("compute_losses (training=True)", fed_large),
-                ("call (training=False)", fed_large_call),
-            )
-            if fed_here[index] in ("no_label", "label_shape", "other_labels")
+    if hidden:
+        float32 = tuple(z.astype(np.float32) for z in _pair(rng, LATENT_DIM))
+        cases += [
+            _case("nearly opposite", _pair(rng, LATENT_DIM, degrees=(178.5, 179.5)), steps()),
+            _case("2-D", _pair(rng, 2), steps()),
+            _case("64-D", _pair(rng, 64), steps()),
+            _case("two steps", _pair(rng, LATENT_DIM), 2),
+            _case("opposite", (signs, -1.5 * signs), steps()),
+            _case("zero", (np.zeros(LATENT_DIM), _pair(rng, LATENT_DIM)[1]), steps()),
+            _case("zero end", (_pair(rng, LATENT_DIM)[0], np.zeros(LATENT_DIM)), steps()),
+            _case("float32", float32, steps()),
+            _case("list", tuple(z.tolist() for z in _pair(rng, LATENT_DIM)), steps()),
         ]
-        mistakes.append(
-            (
-                bool(dropped),
-                f"On a batch of {_LARGE_BATCH} images your {part} did not get the labels of the "
-                f"pair, unchanged, in {' and '.join(dropped)}: whatever the batch size, and "
-                "while training too (no label dropout, no zeroed or replaced rows), give "
-                f"self.{part} each image's own one-hot label.",
-            )
+    return {"cases": cases}
+
+
+def _run_slerp(inputs: Inputs, slerp) -> Answers:
+    answers = {"results": [], "unchanged": True, "complex": False, "error": None}
+    for case in inputs["cases"]:
+        z_start, z_end = copy.deepcopy(case["z_start"]), copy.deepcopy(case["z_end"])
+        try:
+            with np.errstate(all="ignore"):  # NaN from a known mistake: the judge names it
+                result = slerp(z_start, z_end, case["num_steps"])
+        except (TypeError, ValueError) as error:  # known mistakes: lists, a row of t
+            if case["kind"] == "list" or "broadcast" in str(error):
+                return {**answers, "error": str(error)}
+            raise
+        result = np.asarray(result)
+        if np.iscomplexobj(result):  # float64 would drop the imaginary part: the judge sees it
+            answers["complex"] = answers["complex"] or bool(np.any(result.imag != 0))
+            result = result.real
+        answers["results"].append(np.asarray(result, dtype=np.float64))
+        answers["unchanged"] = answers["unchanged"] and all(
+            np.array_equal(given, kept)
+            for given, kept in ((z_start, case["z_start"]), (z_end, case["z_end"]))
         )
-    mistakes += [
+    return answers
+
+
+@dataclass(frozen=True)
+class _Answered:
+    """The cases, in float64, beside the answer's results and the reference's."""
+
+    kinds: list[str]
+    codes: list[tuple[np.ndarray, np.ndarray]]
+    steps: list[int]
+    results: list[np.ndarray]
+
+    @classmethod
+    def of(cls, inputs: Inputs, answers: Answers) -> _Answered:
+        cases = inputs["cases"]
+        results = list(answers["results"])
+        results += [np.zeros(0)] * (len(cases) - len(results))  # the cases after an error
+        return cls(
+            [case["kind"] for case in cases],
+            [
+                (np.asarray(c["z_start"], np.float64), np.asarray(c["z_end"], np.float64))
+                for c in cases
+            ],
+            [case["num_steps"] for case in cases],
+            results,
+        )
+
+    def shape(self, i: int) -> tuple[int, int]:
+        return self.steps[i], len(self.codes[i][0])
+
+    def result(self, kind: str) -> np.ndarray:
+        return self.results[self.kinds.index(kind)]
+
+    def is_like(self, kind: str, predict, rtol: float = RTOL, atol: float = ATOL) -> bool:
+        """Whether the answer on case ``kind`` is what ``predict(z_start, z_end, num_steps)``
+        returns (the reference, or a mistake)."""
+        i = self.kinds.index(kind)
+        return _close(self.results[i], predict(*self.codes[i], self.steps[i]), rtol, atol)
+
+    def right(self, *kinds: str) -> bool:
+        return all(
+            self.is_like(kind, _reference, FLOAT32_RTOL if kind == "float32" else RTOL)
+            for kind in kinds
+        )
+
+    def right_but(self, *kinds: str) -> bool:
+        """Whether the answer is right on every case but ``kinds``."""
+        return self.right(*(kind for kind in self.kinds if kind not in kinds))
+
+    def along_arcs(self, test) -> bool:
+        """Whether ``test(case's index)`` holds on every case that follows the arc."""
+        return all(test(i) for i, kind in enumerate(self.kinds) if kind in _ARCS)
+
+    def like(self, mistake: str) -> bool:
+        """Whether the answer is what ``mistake`` returns on every case along the arc."""
+        return self.along_arcs(lambda i: self.is_like(self.kinds[i], _MISTAKES[mistake]))
+
+    def along_line(self, i: int) -> bool:
+        """Whether each code of case ``i``'s result points where the straight line's does."""
+        result, line = self.results[i], _line(*self.codes[i], _steps(self.steps[i]))
+        if result.shape != line.shape or not np.all(np.isfinite(result)):
+            return False
+        lengths = np.linalg.norm(result, axis=1) * np.linalg.norm(line, axis=1)
+        return bool(np.allclose(np.sum(result * line, axis=1), lengths, rtol=1e-9, atol=ATOL))
+
+    def too_soon(self) -> bool:
+        """Whether the answer is right on every arc but returns the straight line on those at a
+        small angle or nearly opposite, where it is wrong."""
+        wrong = [kind for kind in self.kinds if kind in _ARCS and not self.right(kind)]
+        line = _MISTAKES["line"]
+        return bool(wrong) and all(kind in _NEAR and self.is_like(kind, line) for kind in wrong)
+
+    def float64_returned_as_float32(self) -> bool:
+        """Whether the answer on the float32 case is the reference rounded to float32 (within
+        one float32 unit in the last place)."""
+        i = self.kinds.index("float32")
+        result, reference = self.results[i], _reference(*self.codes[i], self.steps[i])
+        ulp = np.spacing(np.abs(reference).astype(np.float32)).astype(np.float64)
+        return result.shape == reference.shape and bool(np.all(np.abs(result - reference) <= ulp))
+
+    def ends_right(self) -> bool:
+        return all(
+            result.shape == self.shape(i) and _close(result[[0, -1]], self.codes[i], RTOL, ATOL)
+            for i, result in enumerate(self.results)
+        )
+
+    def keeps_length(self) -> bool:
+        """Whether every code between the two codes of equal length has their length."""
+        i = self.kinds.index("equal")
+        result, length = self.results[i], np.linalg.norm(self.codes[i][0])
+        lengths = np.linalg.norm(result, axis=-1)
+        return _close(lengths, np.full_like(lengths, length), RTOL, ATOL)
+
+
+CLIPPED = "nearly parallel codes give finite numbers (the cosine clipped)"
+
+
+def _checks(seen: _Answered, answers: Answers) -> dict[str, bool]:
+    shaped = all(r.shape == seen.shape(i) for i, r in enumerate(seen.results))
+    clipped = seen.result("clipped")
+    fresh = [kind for kind in ("general", "equal", *_NEAR) if kind in seen.kinds]
+    checks = {
+        "returns an array of shape (num_steps, d): one code per row": shaped,
+        "starts at z_start and ends at z_end": seen.ends_right(),
+        "matches the formula on fresh inputs": seen.right(*fresh) and not answers["complex"],
+        "every code on the arc between two codes of equal length keeps their length": (
+            shaped and seen.keeps_length()
+        ),
+        CLIPPED: clipped.size > 0 and bool(np.all(np.isfinite(clipped))),
+        "codes in the same direction give the straight line": seen.right("clipped", "parallel"),
+    }
+    if "opposite" in seen.kinds:
+        checks["hidden: codes in opposite directions, or of length 0, give the straight line"] = (
+            seen.right("opposite", "zero", "zero end")
+        )
+        checks["hidden: 2-D and 64-D codes, num_steps = 2, float32 and list inputs"] = seen.right(
+            "2-D", "64-D", "two steps", "float32", "list"
+        )
+    checks["the inputs are left unchanged"] = bool(answers["unchanged"])
+    return checks
+
+
+def _listed(words: list[str]) -> str:
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
+def _mistakes(seen: _Answered, checks: dict[str, bool], answers: Answers) -> list:
+    error = answers["error"]
+    wrong = [
+        (r.shape, seen.shape(i)) for i, r in enumerate(seen.results) if r.shape != seen.shape(i)
+    ]
+    found, wanted = wrong[0] if wrong else ((), ())
+    straight = [
+        words for kind, words in _FALLBACKS.items() if kind in seen.kinds and not seen.right(kind)
+    ]
+    on_arcs = seen.along_arcs(lambda i: seen.right(seen.kinds[i]))
+    float32 = "float32" in seen.kinds and not seen.right("float32") and seen.right_but("float32")
+    t_column = "t = np.linspace(0.0, 1.0, num_steps)[:, None]"
+    return [
         (
-            batch["error"] is not None,
-            "Your loss failed after the encoder and the decoder got the right inputs: the "
-            "reconstruction loss compares the images (the pair's first element, 784 pixels) "
-            f"with the reconstruction, not the labels or the pair. The error: {batch['error']}.",
+            error is not None and "broadcast" in error,
+            f"Your function raised ValueError ({error}): make t a column, {t_column}, so that "
+            "each value of t multiplies a whole code, shape (num_steps, 1) against (d,).",
         ),
         (
-            not named,
-            "Return a dict with the keys 'loss', 'reconstruction_loss' and "
-            f"'kl_loss'; yours has {sorted(batch_losses)}.",
+            error is not None,
+            f"Your function raised an error on codes given as Python lists ({error}): make "
+            "them arrays first, z_start = np.asarray(z_start, dtype=np.float64).",
         ),
         (
-            _close(reconstruction, ref_reconstruction / _IMAGE_PIXELS),
-            "Your reconstruction loss is the mean over the pixels, 784 times too small: sum the "
-            "cross-entropy over the pixels, as in Lab 03.",
+            bool(wrong) and found == wanted[::-1],
+            f"Your function returned shape {found}, one column per code: return shape "
+            f"{wanted}, (num_steps, d), one code per row ({t_column}).",
         ),
         (
-            _close(reconstruction, per_image("", "squared_error")),
-            "Your reconstruction loss is a squared error: the Bernoulli decoder's loss is the "
-            "binary cross-entropy, as in Lab 03.",
+            bool(wrong),
+            f"Your function returned shape {found} where (num_steps, d) = {wanted}: return "
+            f"num_steps codes, one per row ({t_column}).",
         ),
         (
-            _close(kl, -ref_kl),
-            "Your KL has the wrong sign: it is -0.5 * sum(1 + z_log_var - z_mean^2 - "
-            "exp(z_log_var)), and never negative.",
+            answers["complex"],
+            "Your function returned complex numbers, their imaginary parts not 0: the result "
+            "must be real numbers, a float64 array. Take the angle with "
+            "np.arccos(np.clip(cosine, -1.0, 1.0)) (not np.emath), and leave out 1j.",
         ),
         (
-            _close(kl, ref_kl / inputs["to_mean"].shape[1]),
-            "Your KL is averaged over the latent dimensions: sum it over them (axis=-1), then "
-            "average over the images.",
+            not checks["the inputs are left unchanged"],
+            "You changed z_start or z_end in place (for example z_start /= ...): compute on new "
+            "arrays; the notebook uses the codes again.",
         ),
         (
-            _close(loss, reconstruction) and not _close(kl, 0 * kl),
-            "Your loss leaves the KL out: loss = reconstruction_loss + kl_loss.",
+            seen.like("backwards"),
+            "Your codes run backwards, from z_end to z_start: t runs from 0 to 1, and "
+            "sin((1 - t) * angle) multiplies z_start, sin(t * angle) z_end (are the two factors "
+            "swapped?).",
         ),
         (
-            _close(batch_losses.get("reconstruction_loss"), ref_reconstruction.sum())
-            or _close(batch_losses.get("kl_loss"), ref_kl.sum()),
-            "On a batch your losses are sums over the images: average them with ops.mean, so "
-            "the loss is in nats per image.",
+            seen.like("no lengths"),
+            "Your angle comes from z_start @ z_end itself, not divided by the lengths (past 1 it "
+            "is clipped to an angle of 0 or 180 degrees: the straight line). Take the cosine, "
+            "z_start @ z_end / (np.linalg.norm(z_start) * np.linalg.norm(z_end)), then "
+            "angle = np.arccos(np.clip(cosine, -1.0, 1.0)).",
         ),
         (
-            not checks["compute_losses passes training on to the encoder and the decoder"],
-            "Pass training=training to self.encoder and self.decoder (not a fixed value): "
-            "the Sampling layer needs it to draw new noise while training, and its fixed "
-            "evaluation noise otherwise.",
+            seen.like("line"),
+            "You returned the straight line, (1 - t) * z_start + t * z_end (Lab 04's linear "
+            "interpolation): follow the arc with the Theory's formula, the sines of "
+            "(1 - t) * angle and t * angle, divided by sin(angle).",
         ),
         (
-            called["error"] is not None,
-            f"Your call raised {called['error']}: call takes the pair (images, labels) and "
-            "returns self.decoder([z, labels], training=training).",
+            seen.along_arcs(seen.along_line),
+            "Your codes point where the straight line's codes point, only rescaled (the "
+            "straight line normalised): along the arc the direction turns at an even speed, "
+            "which no rescaling of the line gives. Use the Theory's formula.",
         ),
         (
-            call_result is not None and call_result.shape != expected_call.shape,
-            f"Your call returned shape {None if call_result is None else call_result.shape}: "
-            "return the decoder's output, one row of 784 pixel probabilities per image.",
+            seen.like("unit"),
+            "Your codes all have length 1: you made z_start and z_end unit vectors and kept "
+            "them. Use unit vectors for the cosine only; the formula takes the codes "
+            "themselves, so that the arc keeps their lengths.",
+        ),
+        (
+            seen.like("endpoint"),
+            "Your last code is not z_end: your num_steps values of t stop short of 1 "
+            f"(np.linspace(..., endpoint=False), or np.arange). Include both ends, {t_column}.",
+        ),
+        (
+            seen.like("degrees"),
+            "You took the angle in degrees (np.degrees): np.sin takes radians, so use "
+            "angle = np.arccos(cosine) as it is.",
+        ),
+        (
+            seen.like("parentheses"),
+            "Only your second term is divided by sin(angle): put the sum in parentheses, "
+            "(np.sin((1 - t) * angle) * z_start + np.sin(t * angle) * z_end) / np.sin(angle).",
+        ),
+        (
+            seen.too_soon(),
+            "Your function is right elsewhere, but returns the straight line for codes at a "
+            "small angle (about 1 degree) or nearly opposite, where the arc still bends: switch "
+            "to the straight line only when np.sin(angle) < 1e-6 (a test such as "
+            "abs(cosine) > 0.9995 switches far too early).",
+        ),
+        (
+            on_arcs and bool(straight),
+            f"For {_listed(straight)} your function does not return the straight line "
+            "(it divides by a sin(angle) near 0, or by a length of 0: NaN or huge numbers). When "
+            "a code has length 0 or np.sin(angle) < 1e-6, return (1 - t) * z_start + t * z_end.",
+        ),
+        (
+            on_arcs and not checks[CLIPPED],
+            "For nearly parallel codes your function gives NaN: rounding pushes their cosine "
+            "just past 1, and np.arccos of that is NaN. Clip it first, "
+            "np.arccos(np.clip(cosine, -1.0, 1.0)).",
+        ),
+        (
+            float32 and seen.float64_returned_as_float32(),
+            "Your codes from float32 inputs are the right codes rounded to float32. You worked "
+            "in float64 but returned float32: return the float64 array itself (no "
+            ".astype(np.float32), nor the inputs' dtype).",
+        ),
+        (
+            float32 and seen.is_like("float32", _reference, rtol=1e-3, atol=1e-5),
+            "Your codes from float32 inputs are right to float32's 7 digits only: work in "
+            "float64, z_start = np.asarray(z_start, dtype=np.float64) (and z_end too).",
         ),
     ]
+
+
+@_exercise("slerp", _draw_slerp, _run_slerp)
+def _judge_slerp(inputs: Inputs, answers: Answers) -> Verdict:
+    seen = _Answered.of(inputs, answers)
+    checks = _checks(seen, answers)
     return _first(
         checks,
-        mistakes,
-        "Follow Step 7: encoder([images, labels]), decoder([z, labels]), and Lab 03's loss.",
+        _mistakes(seen, checks, answers),
+        "Return the codes of the Theory's formula at num_steps values of t from 0 to 1, with "
+        "the straight line where sin(angle) < 1e-6 or a code has length 0.",
     )
