@@ -22,6 +22,11 @@ export LABKIT_DATA_DIR := $(abspath ../shared/data/mnist)
 endif
 endif
 
+# `make run QUICK=1`: quick mode (a 6,000-image subset and 2 epochs), as LABKIT_QUICK=1 does.
+ifeq ($(strip $(QUICK)),1)
+export LABKIT_QUICK := 1
+endif
+
 # The browser tests (tests/test_browser.py) find a Chromium, Chrome or Edge by themselves;
 # `make test` installs Debian's Chromium on a Linux machine with apt-get where none is on the
 # PATH. `make test CHROMIUM=/path/to/chromium` names another browser; `make test
@@ -44,12 +49,20 @@ ifneq ($(strip $(UPGRADE)),)
 COMPILE += --upgrade
 endif
 
-.PHONY: setup run check test browser sandbox bench lint format lab constraints clean
+.PHONY: help setup run check test browser sandbox bench lint format lab constraints clean
+
+## help: list the targets (PYTHON=... picks the Python that makes .venv, 3.10 to 3.13)
+help:
+	@grep -h '^## ' $(MAKEFILE_LIST) | sed 's/^## /  make /'
 
 setup: $(STAMP)
 
+# A .venv left by an unsupported Python (a first try with 3.9, say) is made again with $(PYTHON).
+SUPPORTED := import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))
+
 $(STAMP): pyproject.toml $(CONSTRAINTS)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c '$(SUPPORTED)' 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -c '$(SUPPORTED)' || { echo "$(PYTHON) is not Python 3.10 to 3.13: name one, e.g. make run PYTHON=python3.12"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
 	touch $(STAMP)
@@ -110,7 +123,7 @@ format: setup
 
 ## lab: open JupyterLab on the notebooks
 lab: setup
-	$(BIN)/python -m jupyter lab notebooks
+	$(BIN)/python -m jupyter lab notebooks $$(test "$$(id -u 2>/dev/null)" = 0 && echo --allow-root)
 
 ## constraints: re-pin constraints.txt after a change to pyproject.toml's dependencies
 constraints:
@@ -119,5 +132,6 @@ constraints:
 	    && $(UV_VENV)/$(SCRIPTS)/python -m pip install --quiet uv; }; fi; \
 	echo "$$UV $(COMPILE)"; $$UV $(COMPILE) --quiet
 
+## clean: remove .venv, build outputs and executed/ (the notebooks and the model cache stay)
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache executed

@@ -236,8 +236,9 @@ def _npz_error(path: Path, digest: str, problem: str) -> MnistDataError:
         f"{path} is not a valid MNIST mnist.npz: {problem}. Its SHA-256 is {digest}; Keras's "
         f"mnist.npz has {KERAS_MNIST_NPZ_SHA256}, and any other copy must hold the four "
         f"published MNIST arrays (x_train, y_train, x_test, y_test; checksums in "
-        f"labkit.MNIST_FILES). Delete {path} so that keras.datasets.mnist downloads it again, "
-        f"or point {DATA_DIR_ENV} at a folder holding the four MNIST IDX files."
+        f"labkit.MNIST_FILES). If it is a copy of Keras's file, move it aside and "
+        f"keras.datasets.mnist downloads it again; or point {DATA_DIR_ENV} at Keras's mnist.npz "
+        f"or at a folder holding the four MNIST IDX files."
     )
 
 
@@ -329,8 +330,26 @@ def _has_idx_files(folder: Path) -> bool:
     )
 
 
+def _is_idx_file(path: Path) -> bool:
+    """Whether ``path`` is an MNIST IDX file: by its name, or by its gzip or IDX magic number."""
+    if path.name in {
+        name for spec in MNIST_FILES.values() for name in (spec.name, f"{spec.name}.gz")
+    }:
+        return True
+    with path.open("rb") as stream:
+        head = stream.read(4)
+    magics = {spec.magic for spec in MNIST_FILES.values()}
+    return head[:2] == b"\x1f\x8b" or (len(head) == 4 and int.from_bytes(head, "big") in magics)
+
+
 def _load_named_source(source: Path) -> dict[str, np.ndarray]:
     """MNIST from ``data_dir`` or ``LABKIT_DATA_DIR``: an npz file, or a folder (IDX first)."""
+    if source.is_file() and _is_idx_file(source):
+        raise MnistDataError(
+            f"{source} is one MNIST IDX file, not a folder: name the folder that holds the four "
+            f"IDX files, {source.parent} (the data_dir argument, labkit run --data-dir, or "
+            f"{DATA_DIR_ENV})."
+        )
     if source.is_file():
         return read_mnist_npz(source)
     if source.suffix == ".npz" and not source.exists():

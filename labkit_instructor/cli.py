@@ -110,6 +110,8 @@ def _command_run(arguments: argparse.Namespace) -> int:
         summary_table,
     )
 
+    if arguments.quick:  # through the environment, which the notebooks' kernels inherit
+        os.environ["LABKIT_QUICK"] = "1"
     settings = load_settings()
     if arguments.update_notebooks and settings.quick:
         raise ValueError(
@@ -513,6 +515,16 @@ def _data_dir_option() -> argparse.ArgumentParser:
     return options
 
 
+def _kit_version() -> str:
+    """The installed kit's version, read without importing TensorFlow."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vae-lab-kit")
+    except PackageNotFoundError:  # run from a checkout that pip has not installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labkit",
@@ -524,6 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
             "cache and download."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_kit_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
         "check",
@@ -548,6 +561,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("executed"),
         help="folder for the executed copies (default: executed, ignored by git)",
+    )
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="quick mode: a 6,000-image subset and 2 epochs, for a first try (the same as "
+        "setting LABKIT_QUICK=1)",
     )
     run.add_argument(
         "--update-notebooks",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.metadata
 import json
 import os
 import shutil
@@ -183,3 +184,25 @@ def test_execute_without_a_sandbox_stops_unless_no_sandbox_is_passed(monkeypatch
     notebook = str(NOTEBOOK_DIR / "01_setup_and_data.ipynb")
     assert main(["grade", notebook, "--execute"]) == 2
     assert "Docker or Podman" in capsys.readouterr().err
+
+
+def test_version_is_printed_without_starting_tensorflow():
+    code = (
+        "import sys\n"
+        "from labkit_instructor.cli import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit as exited:\n"
+        "    print('exit', exited.code, 'tensorflow' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    version = importlib.metadata.version("vae-lab-kit")
+    assert run.stdout.splitlines() == [f"labkit {version}", "exit 0 False"], run.stderr
+
+
+def test_run_quick_is_quick_mode_for_the_run_and_its_kernels(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("LABKIT_QUICK", raising=False)
+    # --update-notebooks refuses quick mode before anything runs: proof that --quick set it.
+    assert main(["run", str(tmp_path), "--quick", "--update-notebooks"]) == 2
+    assert "needs a full run" in capsys.readouterr().err
+    assert os.environ["LABKIT_QUICK"] == "1"  # inherited by the notebooks' kernels

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +91,19 @@ def test_describe_names_what_a_notebook_runs_with():
     settings = load_settings({"LABKIT_QUICK": "1"}, num_epochs=1, seed=7)
     assert settings.describe() == "quick mode: 1 epoch, seed 7, batch size 250"
     assert load_settings({}).describe() == "full mode: 10 epochs, seed 42, batch size 250"
+
+
+def test_the_tests_stop_at_once_with_one_message_without_mnist(tmp_path):
+    """A missing MNIST folder stops the whole run before any test, with one message."""
+    env = {**os.environ, "LABKIT_DATA_DIR": str(tmp_path / "no-such-folder")}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config.py"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "The tests need MNIST" in run.stdout + run.stderr
+    assert "passed" not in run.stdout and "failed" not in run.stdout

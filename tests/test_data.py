@@ -266,8 +266,9 @@ def _assert_names_file_and_fix(message: str, path: Path) -> None:
     assert str(path) in message
     assert hashlib.sha256(path.read_bytes()).hexdigest() in message
     assert labkit_data.KERAS_MNIST_NPZ_SHA256 in message
-    assert f"Delete {path} so that keras.datasets.mnist downloads it again" in message
-    assert "point LABKIT_DATA_DIR at a folder holding the four MNIST IDX files" in message
+    assert "move it aside and keras.datasets.mnist downloads it again" in message
+    assert "Delete" not in message  # it may be the user's own file: never told to delete it
+    assert "point LABKIT_DATA_DIR at Keras's mnist.npz or at a folder holding the four" in message
 
 
 def test_keras_hash_constant_is_the_one_in_the_installed_keras():
@@ -294,6 +295,22 @@ def test_environment_variable_names_the_npz_file(user_npz, mnist_dir, monkeypatc
         labkit.load_mnist(limit=100, flatten=False),
         labkit.load_mnist(mnist_dir, limit=100, flatten=False),
     )
+
+
+@pytest.mark.parametrize("renamed", [False, True], ids=["by name", "by magic number"])
+def test_one_idx_file_named_as_the_source_asks_for_its_folder(
+    mnist_dir, tmp_path, monkeypatch, renamed
+):
+    original = next(mnist_dir.glob("*.gz"))
+    given = tmp_path / ("my-digits.bin" if renamed else original.name)
+    shutil.copyfile(original, given)
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(given))
+    with pytest.raises(labkit.MnistDataError) as raised:
+        labkit.load_mnist(limit=10)
+    message = str(raised.value)
+    assert "is one MNIST IDX file, not a folder" in message and str(tmp_path) in message
+    assert "delete" not in message.lower()
+    assert given.read_bytes() == original.read_bytes()  # the file is left as it was
 
 
 def test_folder_with_idx_files_and_npz_prefers_the_idx_files(mnist_dir, mnist, tmp_path):
