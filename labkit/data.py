@@ -321,20 +321,18 @@ def read_mnist_npz(path: str | Path) -> dict[str, np.ndarray]:
     return {NPZ_ARRAY_KEYS[name]: array for name, array in arrays.items()}
 
 
+# The names the four MNIST IDX files go by, raw or gzipped.
+_IDX_FILE_NAMES = {name for spec in MNIST_FILES.values() for name in (spec.name, f"{spec.name}.gz")}
+
+
 def _has_idx_files(folder: Path) -> bool:
     """Whether the folder holds any of the four MNIST IDX files (raw or ``.gz``)."""
-    return any(
-        (folder / name).is_file()
-        for spec in MNIST_FILES.values()
-        for name in (spec.name, f"{spec.name}.gz")
-    )
+    return any((folder / name).is_file() for name in _IDX_FILE_NAMES)
 
 
 def _is_idx_file(path: Path) -> bool:
     """Whether ``path`` is an MNIST IDX file: by its name, or by its gzip or IDX magic number."""
-    if path.name in {
-        name for spec in MNIST_FILES.values() for name in (spec.name, f"{spec.name}.gz")
-    }:
+    if path.name in _IDX_FILE_NAMES:
         return True
     with path.open("rb") as stream:
         head = stream.read(4)

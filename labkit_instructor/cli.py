@@ -101,7 +101,7 @@ def _command_check(arguments: argparse.Namespace) -> int:
 
 
 def _command_run(arguments: argparse.Namespace) -> int:
-    from labkit.config import load_settings
+    from labkit.config import QUICK_ENV, load_settings
     from labkit_instructor.runner import (
         RunProgress,
         expected_seconds,
@@ -111,7 +111,7 @@ def _command_run(arguments: argparse.Namespace) -> int:
     )
 
     if arguments.quick:  # through the environment, which the notebooks' kernels inherit
-        os.environ["LABKIT_QUICK"] = "1"
+        os.environ[QUICK_ENV] = "1"
     settings = load_settings()
     if arguments.update_notebooks and settings.quick:
         raise ValueError(
