@@ -1,7 +1,9 @@
 # VAE Lab Kit task runner. `make run` and `make test` are the README's two quick-start commands.
 # Each creates the virtual environment .venv the first time (and refreshes it when
-# pyproject.toml or constraints.txt changes), then reuses it. Every target is a short recipe of
-# plain commands, so it can be typed by hand where there is no `make` (see the README).
+# pyproject.toml or constraints.txt changes), then reuses it: `make run` and `make lab` install
+# what a student needs (`pip install .`), `make test` adds the test tools (`.[test]`). Every
+# target is a short recipe of plain commands, so it can be typed by hand where there is no
+# `make` (see docs/students.md and docs/development.md).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,6 +11,7 @@ VENV ?= .venv
 SCRIPTS := $(if $(filter Windows_NT,$(OS)),Scripts,bin)
 BIN := $(VENV)/$(SCRIPTS)
 STAMP := $(VENV)/.labkit-installed
+TEST_STAMP := $(VENV)/.labkit-test-installed
 # The versions every install uses (CI, students, Binder): refreshed by `make constraints`.
 CONSTRAINTS := constraints.txt
 LINTED := labkit labkit_instructor tests benchmarks notebooks conftest.py
@@ -43,13 +46,14 @@ endif
 # It keeps the pins that still fit pyproject.toml; `make constraints UPGRADE=1` takes the newest
 # versions of everything (for a new course). uv comes from the PATH, else from a scratch venv.
 UV_VENV := build/uv
-COMPILE := pip compile pyproject.toml --extra test --extra gpu --universal --python-version 3.10
+COMPILE := pip compile pyproject.toml --extra instructor --extra test --extra gpu --universal
+COMPILE += --python-version 3.10
 COMPILE += -o $(CONSTRAINTS)
 ifneq ($(strip $(UPGRADE)),)
 COMPILE += --upgrade
 endif
 
-.PHONY: help setup run check test browser sandbox bench lint format lab constraints clean
+.PHONY: help setup test-setup run check test student browser sandbox bench lint format lab constraints clean
 
 ## help: list the targets (PYTHON=... picks the Python that makes .venv, 3.10 to 3.13)
 help:
@@ -64,8 +68,14 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(BIN)/python -c '$(SUPPORTED)' 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -c '$(SUPPORTED)' || { echo "$(PYTHON) is not Python 3.10 to 3.13: name one, e.g. make run PYTHON=python3.12"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e .
 	touch $(STAMP)
+
+test-setup: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
+	touch $(TEST_STAMP)
 
 ## run: the kit's main job: check the environment, execute every notebook in order, summarise
 run: setup
@@ -76,7 +86,7 @@ check: setup
 	$(BIN)/python -m labkit check
 
 ## test: lint, unit, grading, sandbox and browser tests, and the notebooks re-run by nbval
-test: setup browser sandbox
+test: test-setup browser sandbox
 	$(BIN)/python -m pytest $(PYTEST_SELECT)
 
 ## sandbox: install bubblewrap, the sandbox of `labkit grade --execute`, on Linux where missing
@@ -109,21 +119,33 @@ endif
 endif
 
 ## bench: the lab's plain Keras VAE and the kit's side by side: time to quality, epochs, memory
-bench: setup
+bench: test-setup
 	$(BIN)/python benchmarks/benchmark_time_to_quality.py
 	$(BIN)/python benchmarks/benchmark_training.py --startup
 
-lint: setup
+lint: test-setup
 	$(BIN)/python -m ruff check $(LINTED)
 	$(BIN)/python -m ruff format --check $(LINTED)
 
-format: setup
+format: test-setup
 	$(BIN)/python -m ruff format $(LINTED)
 	$(BIN)/python -m ruff check --fix $(LINTED)
 
-## lab: open JupyterLab on the notebooks
+# notebooks/ holds the instructor's copies, with the solutions; `make student` writes copies
+# without them for a student working alone, and never over a folder that exists (their work).
+LABS ?= notebooks
+STUDENT ?= my-labs
+
+## lab: open JupyterLab on the notebooks (LABS=my-labs opens the copies `make student` wrote)
 lab: setup
-	$(BIN)/python -m jupyter lab notebooks $$(test "$$(id -u 2>/dev/null)" = 0 && echo --allow-root)
+	$(BIN)/python -m jupyter lab $(LABS) $$(test "$$(id -u 2>/dev/null)" = 0 && echo --allow-root)
+
+## student: write student copies (solutions removed) into my-labs/ (STUDENT=... names another)
+student: setup
+	@if [ -e "$(STUDENT)" ]; then \
+	  echo "$(STUDENT) exists (your work may be in it): open it with make lab LABS=$(STUDENT), or name a new folder: make student STUDENT=..."; \
+	  exit 1; fi
+	$(BIN)/labkit release notebooks --out $(STUDENT)
 
 ## constraints: re-pin constraints.txt after a change to pyproject.toml's dependencies
 constraints:

@@ -21,6 +21,44 @@ import pytest
 SHARED_MNIST = Path(__file__).resolve().parent.parent / "shared" / "data" / "mnist"
 
 
+# The suite's four parts, by file (pytest -m PART runs one, -m "not e2e" the others): "unit"
+# (labkit, its checks, the packaging), "notebook" (the notebooks as students open them, and
+# re-executed by nbval), "instructor" (grading and release, on a tiny lab of the tests' own
+# where they can), "e2e" (a browser, an installed wheel, nbgrader, the Gradescope and GitHub
+# Classroom runs). Every file not named here is "unit".
+SUITE_PARTS = {
+    "notebook": {"test_notebooks.py"},
+    "instructor": {
+        "test_cli.py",
+        "test_grading.py",
+        "test_grading_safety.py",
+        "test_release.py",
+        "test_runner.py",
+        "test_sandbox.py",
+        "test_submissions.py",
+        "test_verdicts.py",
+    },
+    "e2e": {"test_autograder.py", "test_browser.py", "test_install.py", "test_nbgrader.py"},
+}
+
+
+def _part(item) -> str:
+    name = item.path.name
+    if item.path.suffix == ".ipynb":
+        return "notebook"
+    return next((part for part, files in SUITE_PARTS.items() if name in files), "unit")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        item.add_marker(_part(item))
+    # The long files first, the many short unit tests last: pytest-xdist's two workers then
+    # finish together instead of one running the last long file alone. (A stable sort: each
+    # file's tests, and each notebook's cells, keep their order.)
+    order = ["e2e", "notebook", "instructor", "unit"]
+    items.sort(key=lambda item: order.index(_part(item)))
+
+
 def pytest_configure(config) -> None:
     os.environ["LABKIT_QUICK"] = "1"
     if not os.environ.get("LABKIT_DATA_DIR", "").strip() and SHARED_MNIST.is_dir():
@@ -41,7 +79,7 @@ def pytest_sessionstart(session) -> None:
 
         try:
             labkit.load_mnist(limit=1)
-        except labkit.MnistDataError as err:
+        except labkit.data.MnistDataError as err:
             pytest.exit(
                 f"The tests need MNIST and found none: {err} Set LABKIT_DATA_DIR to a folder "
                 "holding the four MNIST IDX files, or run once online so that Keras caches it.",

@@ -2,8 +2,8 @@
 
 Trains a VAE on the notebooks' data (55,000 training images, 5,000 held out for validation)
 for each seed given, and prints its test negative ELBO in nats per image, as notebook 03
-measures it. The options switch off one part of the recipe at a time, which is how the README's
-tuning table was measured:
+measures it. The options switch off one part of the recipe at a time, which is how the quality
+table of docs/performance.md was measured:
 
     python benchmarks/benchmark_quality.py --latent-dim 2 --seeds 42 1 2
     python benchmarks/benchmark_quality.py --latent-dim 20
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latent-dim", type=int, default=2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[DEFAULT_SEED])
-    parser.add_argument("--batch-size", type=int, default=labkit.BATCH_SIZE)
+    parser.add_argument("--batch-size", type=int, default=labkit.config.BATCH_SIZE)
     parser.add_argument("--peak-learning-rate", type=float, default=PEAK_LEARNING_RATE)
     parser.add_argument(
         "--constant-learning-rate",

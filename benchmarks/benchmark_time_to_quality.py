@@ -2,10 +2,10 @@
 
 What a student waits for is not an epoch but a good model. This benchmark trains the lab's own
 Keras code (written plainly, as in ``benchmark_training.py``: batch 256, Adam at 1e-3, 10 epochs)
-and the kit's default training (``labkit.build_vae`` and ``labkit.train``'s recipe, batch size
-and epochs from ``labkit.load_settings()``) in one process, alternating their epochs so that both
-see the same machine load. After every epoch it measures each model's test negative ELBO on the
-first 5,000 test images (not timed), with the same noise for both.
+and the kit's default training (``labkit.build_vae``, ``labkit.compile_for_data``'s recipe,
+batch size and epochs from ``labkit.load_settings()``) in one process, alternating their epochs
+so that both see the same machine load. After every epoch it measures each model's test
+negative ELBO on the first 5,000 test images (not timed), with the same noise for both.
 
 The figure of merit, per repeat:
 
@@ -45,11 +45,11 @@ from benchmarks.benchmark_training import build_kit_vae, build_reference_vae, te
 
 LAB_EPOCHS = 10
 TEST_IMAGES = 5_000
-KIT_TARGET_NATS = 152.0  # the kit's own quality target for the 2-D VAE (README)
+KIT_TARGET_NATS = 152.0  # the kit's quality target, 2-D VAE (docs/performance.md)
 
 
-def build_kit(x_train: np.ndarray, settings: labkit.LabSettings):
-    """The kit's default training: the model, and the dataset that ``labkit.train`` fits on."""
+def build_kit(x_train: np.ndarray, settings: labkit.config.LabSettings):
+    """The kit's default training: the model, and the dataset ``labkit.train_or_load`` fits."""
     vae = build_kit_vae(x_train, settings.num_epochs, settings.batch_size)
     batches = labkit.image_batches(x_train, settings.batch_size, shuffle_seed=settings.seed)
     return vae, {"x": batches, "shuffle": False}
@@ -66,7 +66,7 @@ def seconds_to_reach(target: float, qualities: list[float], seconds: list[float]
 
 
 def one_repeat(
-    x_train, x_test, settings: labkit.LabSettings, seed: int, lab_epochs: int = LAB_EPOCHS
+    x_train, x_test, settings: labkit.config.LabSettings, seed: int, lab_epochs: int = LAB_EPOCHS
 ) -> dict:
     """Train a fresh pair of models side by side; their per-epoch records and the ratios."""
     labkit.seed_everything(seed)

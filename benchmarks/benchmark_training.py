@@ -112,7 +112,7 @@ def build_reference_vae(latent_dim=2):
 
 def build_kit_vae(x_train: np.ndarray, num_epochs: int, batch_size: int) -> labkit.VAE:
     vae = labkit.build_vae(pixel_means=x_train.mean(axis=0))
-    labkit.compile_for_training(
+    labkit.training.compile_for_training(
         vae, num_epochs=num_epochs, steps_per_epoch=math.ceil(len(x_train) / batch_size)
     )
     return vae
@@ -309,8 +309,8 @@ def peak_memory_of_training(name: str) -> PeakMemory:
         build_reference_vae().fit(x_train, epochs=1, batch_size=BATCH_SIZE, verbose=0)
     else:
         # The kit's default training: its own batch size
-        batches = labkit.image_batches(x_train, labkit.BATCH_SIZE, shuffle_seed=0)
-        vae = build_kit_vae(x_train, 1, labkit.BATCH_SIZE)
+        batches = labkit.image_batches(x_train, labkit.config.BATCH_SIZE, shuffle_seed=0)
+        vae = build_kit_vae(x_train, 1, labkit.config.BATCH_SIZE)
         vae.fit(batches, epochs=1, shuffle=False, verbose=0)
     return peak_memory(was_reset)
 

@@ -1,35 +1,14 @@
-"""VAE Lab Kit: the helpers shared by the lab notebooks on autoencoders and VAEs.
+"""VAE Lab Kit: the helpers the lab notebooks share, one module per topic.
 
-Notebooks use only the names listed in ``__all__``; each lives in a module named after its
-topic (``labkit.data``, ``labkit.config``, ...), and dependencies flow one way:
-config -> data -> backend -> models -> evaluation -> plots/widgets. The ``labkit`` command and
-the instructor's tools (grading, release, rubrics) live in the package ``labkit_instructor``,
-which ``import labkit`` never loads.
+Notebooks use only the names in ``__all__``. Dependencies flow one way: config -> data -> backend
+-> models -> evaluation -> plots/widgets; ``import labkit`` never loads ``labkit_instructor``.
 """
 
 from labkit.backend import runtime_summary, seed_everything
 from labkit.checks import check_exercise
-from labkit.config import (
-    BATCH_SIZE,
-    IMAGE_SHAPE,
-    NUM_CLASSES,
-    NUM_PIXELS,
-    LabSettings,
-    load_settings,
-)
-from labkit.data import (
-    MNIST_FILES,
-    LabData,
-    MnistDataError,
-    MnistFileNotFoundError,
-    load_lab_data,
-    load_mnist,
-    one_hot,
-    train_validation_split,
-)
+from labkit.config import IMAGE_SHAPE, NUM_CLASSES, NUM_PIXELS, load_settings
+from labkit.data import load_lab_data, load_mnist, one_hot
 from labkit.evaluation import (
-    ACTIVE_UNIT_THRESHOLD,
-    active_units,
     decode,
     encode,
     evaluate_autoencoder,
@@ -45,11 +24,8 @@ from labkit.model_cache import SaveForLaterLabs, train_or_load
 from labkit.models import (
     EVALUATION_SEED,
     VAE,
-    Autoencoder,
-    ConditionalVAE,
     Sampling,
     build_autoencoder,
-    build_conditional_vae,
     build_vae,
     encoder_and_decoder,
     kl_divergence,
@@ -59,8 +35,6 @@ from labkit.models import (
 )
 from labkit.plots import (
     LearningSnapshots,
-    fit_projection,
-    manifold_grid,
     plot_history,
     plot_image_rows,
     plot_latent_space,
@@ -68,64 +42,42 @@ from labkit.plots import (
     show,
     use_lab_style,
 )
-from labkit.reporting import (
-    format_table,
-    history_table,
-    report_check,
-    report_results,
-)
+from labkit.reporting import format_table, history_table, report_results
 from labkit.training import (
-    PEAK_LEARNING_RATE,
     STEPS_PER_EXECUTION,
     EpochLog,
     compile_for_data,
-    compile_for_training,
     image_batches,
     learning_rate_schedule,
     seconds_per_epoch,
-    train,
 )
 from labkit.widgets import ConditionalExplorer, InterpolationExplorer, LatentExplorer
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVE_UNIT_THRESHOLD",
-    "BATCH_SIZE",
     "EVALUATION_SEED",
     "IMAGE_SHAPE",
-    "MNIST_FILES",
     "NUM_CLASSES",
     "NUM_PIXELS",
-    "PEAK_LEARNING_RATE",
     "STEPS_PER_EXECUTION",
     "VAE",
-    "Autoencoder",
     "ConditionalExplorer",
-    "ConditionalVAE",
     "EpochLog",
     "InterpolationExplorer",
-    "LabData",
-    "LabSettings",
     "LatentExplorer",
     "LearningSnapshots",
-    "MnistDataError",
-    "MnistFileNotFoundError",
     "Sampling",
     "SaveForLaterLabs",
-    "active_units",
     "build_autoencoder",
-    "build_conditional_vae",
     "build_vae",
     "check_exercise",
     "compile_for_data",
-    "compile_for_training",
     "decode",
     "encode",
     "encoder_and_decoder",
     "evaluate_autoencoder",
     "evaluate_vae",
-    "fit_projection",
     "format_table",
     "history_table",
     "image_batches",
@@ -137,7 +89,6 @@ __all__ = [
     "load_lab_data",
     "load_mnist",
     "load_settings",
-    "manifold_grid",
     "nearest_neighbour_accuracy",
     "one_hot",
     "plot_history",
@@ -146,7 +97,6 @@ __all__ = [
     "plot_manifold",
     "reconstruct",
     "reconstruction_errors",
-    "report_check",
     "report_results",
     "runtime_summary",
     "sample_images",
@@ -155,8 +105,6 @@ __all__ = [
     "set_output_bias_to_mean_image",
     "show",
     "summed_binary_crossentropy",
-    "train",
     "train_or_load",
-    "train_validation_split",
     "use_lab_style",
 ]

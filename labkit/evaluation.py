@@ -1,15 +1,7 @@
-"""Measuring the trained models on held-out images, on the same footing for all of them.
+"""Measures of trained models on held-out images: codes, decodings and losses in nats per image.
 
-Introduced in notebook 03 (test ELBO, IWAE) and used for the comparisons in notebooks 04 and 06
-(which adds what the codes carry: :func:`nearest_neighbour_accuracy`). The functions that run
-the encoder or the decoder also take a conditional VAE's labels (``labels=``). All losses are
-in nats per image (natural-log units, summed over the 784 pixels), and the functions return
-plain Python floats and NumPy arrays, ready for tables and plots.
-
-A note on units: the pixels are grey values in [0, 1], not binarized, and the Bernoulli
-(cross-entropy) term treats them as probabilities, as the Keras VAE example does. Numbers are
-therefore comparable between the models of this kit, but not with papers that report on
-binarized MNIST (around 80 to 90 nats).
+Functions that run an encoder or a decoder take a conditional VAE's digits as ``labels=``. The
+pixels are grey, not binarized: compare these numbers within the kit, not with papers.
 """
 
 from __future__ import annotations
@@ -19,13 +11,11 @@ import math
 import numpy as np
 
 from labkit.backend import keras, tf
-from labkit.config import BATCH_SIZE, NUM_CLASSES
+from labkit.config import BATCH_SIZE, NUM_CLASSES, _check_integer
 from labkit.data import one_hot
 from labkit.models import encoder_and_decoder, latent_size
 
 __all__ = [
-    "ACTIVE_UNIT_THRESHOLD",
-    "active_units",
     "decode",
     "encode",
     "evaluate_autoencoder",
@@ -38,12 +28,10 @@ __all__ = [
     "sample_images",
 ]
 
-# Keras clips probabilities to [1e-7, 1 - 1e-7] in binary_crossentropy; we do the same so that
-# our numbers agree with the training loss.
-_PROBABILITY_EPSILON = 1e-7
+_PROBABILITY_EPSILON = 1e-7  # Keras's clipping in binary_crossentropy: numbers agree with training
 _LOG_2PI = math.log(2.0 * math.pi)
 DEFAULT_IMPORTANCE_SAMPLES = 100
-ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): Cov_x(E_q[z_j]) above this counts as active
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016)
 IWAE_SEED = 0  # noise of the importance samples, so the estimate is reproducible
 
 
@@ -61,12 +49,9 @@ def _check_images(model: keras.Model, images: np.ndarray) -> np.ndarray:
 
 
 def conditional_inputs(submodel, first: np.ndarray, labels) -> np.ndarray | list[np.ndarray]:
-    """What ``submodel`` takes: ``first`` alone, or ``[first, one_hot(labels)]`` when it also
-    takes the digit (the encoder or decoder of a conditional VAE, notebook 07).
+    """``first``, or ``[first, one_hot(labels)]`` for a sub-model that also takes the digit.
 
-    Raises:
-        ValueError: A conditional sub-model is given no labels, or a plain one is given labels,
-            or there are not as many labels as rows of ``first``.
+    Raises ValueError when labels are missing, unwanted, or not one per row (or one for all).
     """
     conditional = len(submodel.inputs) == 2
     if conditional and labels is None:
@@ -93,12 +78,8 @@ def conditional_inputs(submodel, first: np.ndarray, labels) -> np.ndarray | list
 def _batched_call(
     submodel, inputs: np.ndarray | list[np.ndarray], batch_size: int
 ) -> list[np.ndarray]:
-    """Run a sub-model on ``inputs`` (an array, or a list of arrays) in batches; returns one
-    array per model output.
-
-    Direct calls rather than ``predict``: no progress bar, no tf.function retracing for each
-    new model or batch shape, and a few milliseconds for a single image (widgets need that).
-    """
+    """Run ``submodel`` on ``inputs`` (an array or a list) in batches; one array per output."""
+    # Direct calls, not predict: no progress bar, no retracing, and fast enough for widgets.
     parts = inputs if isinstance(inputs, list) else [inputs]
     chunks = []
     for start in range(0, len(parts[0]), batch_size):
@@ -110,17 +91,9 @@ def _batched_call(
 
 
 def encode(model: keras.Model, images: np.ndarray, batch_size: int = BATCH_SIZE, *, labels=None):
-    """Latent codes of ``images``: the code of an autoencoder, ``z_mean`` of a VAE.
+    """Codes ``(n, latent_dim)`` of ``images`` ``(n, 784)``: an autoencoder's, a VAE's ``z_mean``.
 
-    Args:
-        model: A model from :func:`labkit.build_autoencoder` or :func:`labkit.build_vae`, or
-            any model with an encoder and a decoder (:func:`labkit.encoder_and_decoder`).
-        images: Shape ``(n, 784)``, values in [0, 1].
-        labels: The images' digits, for a conditional VAE only (its encoder takes
-            ``[images, one-hot labels]``); a single digit stands for every image.
-
-    Returns:
-        ``float32`` array of shape ``(n, latent_dim)``.
+    ``labels``: the images' digits, for a conditional VAE only (one digit stands for all).
     """
     images = _check_images(model, images)
     encoder = encoder_and_decoder(model)[0]
@@ -129,20 +102,9 @@ def encode(model: keras.Model, images: np.ndarray, batch_size: int = BATCH_SIZE,
 
 
 def decode(model: keras.Model, latents: np.ndarray, batch_size: int = BATCH_SIZE, *, labels=None):
-    """Decode latent points into images.
+    """Images ``(n, 784)`` in [0, 1] decoded from codes ``(n, latent_dim)``.
 
-    Args:
-        model: An autoencoder or a VAE.
-        latents: Shape ``(n, latent_dim)``.
-        labels: The digit to draw for each point, for a conditional VAE only (its decoder
-            takes ``[z, one-hot labels]``); a single digit stands for every point.
-
-    Returns:
-        ``float32`` array of shape ``(n, 784)``, pixel values in [0, 1].
-
-    Raises:
-        ValueError: ``latents`` does not have shape ``(n, model.latent_dim)``, or ``labels``
-            are missing for a conditional model (or given to a plain one).
+    ``labels``: the digit to draw, for a conditional VAE only (as in :func:`encode`).
     """
     latents = np.asarray(latents, dtype=np.float32)
     decoder = encoder_and_decoder(model)[1]
@@ -161,22 +123,14 @@ def decode(model: keras.Model, latents: np.ndarray, batch_size: int = BATCH_SIZE
 def reconstruct(
     model: keras.Model, images: np.ndarray, batch_size: int = BATCH_SIZE, *, labels=None
 ):
-    """``decode(encode(images))``: a VAE reconstructs from ``z_mean``, without sampling noise.
-
-    ``labels`` are the images' digits, for a conditional VAE only (as in :func:`encode`).
-    """
+    """``decode(encode(images))``: a VAE decodes ``z_mean``, without noise."""
     codes = encode(model, images, batch_size, labels=labels)
     return decode(model, codes, batch_size, labels=labels)
 
 
 def reconstruction_errors(images: np.ndarray, reconstructions: np.ndarray) -> dict[str, float]:
-    """Two measures of how far reconstructions are from the originals, averaged over images.
-
-    Returns:
-        ``reconstruction_mse``: mean squared error per pixel (what the autoencoder minimises);
-        ``reconstruction_bce``: binary cross-entropy summed over pixels, in nats per image (the
-        VAE's reconstruction term).
-    """
+    """Mean over images of the squared error per pixel (``reconstruction_mse``) and of the
+    binary cross-entropy summed over pixels, in nats (``reconstruction_bce``)."""
     images = np.asarray(images, dtype=np.float64)
     probabilities = np.clip(
         np.asarray(reconstructions, dtype=np.float64),
@@ -195,10 +149,7 @@ def reconstruction_errors(images: np.ndarray, reconstructions: np.ndarray) -> di
 
 
 def _bernoulli_log_likelihood(images: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """log p(x | probabilities) of independent Bernoulli pixels, summed over the last axis.
-
-    ``probabilities`` must already be clipped away from 0 and 1.
-    """
+    """log p(images | probabilities) of Bernoulli pixels (clipped), summed over the last axis."""
     return np.sum(images * np.log(probabilities) + (1 - images) * np.log1p(-probabilities), axis=-1)
 
 
@@ -216,28 +167,13 @@ def iwae_negative_log_likelihood(
     batch_size: int = 100,
     seed: int = IWAE_SEED,
 ) -> float:
-    """Importance-weighted estimate of -log p(x), in nats per image (Burda et al., 2016).
+    """Importance-weighted estimate of -log p(x), mean nats per image (Burda et al., 2016).
 
-    For each image, draws ``num_samples`` latents z_i from q(z|x) and computes
-    ``-log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)``. With one sample this is the negative ELBO
-    (one-sample estimate); the bound tightens (the number falls) as ``num_samples`` grows.
-    For a conditional VAE, given the digits y, it estimates -log p(x | y) the same way, with
-    q(z | x, y) and p(x | z, y).
-
-    Args:
-        vae: A trained VAE.
-        images: Shape ``(n, 784)``, values in [0, 1].
-        num_samples: Importance samples k per image.
-        labels: The images' digits, for a conditional VAE only (as in :func:`encode`).
-        batch_size: Images per decoder call (each call decodes ``batch_size * k`` latents).
-        seed: Seed of the noise, so the estimate is reproducible.
-
-    Returns:
-        The mean over images, in nats.
+    ``-log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)`` over ``k = num_samples`` codes per image;
+    given ``labels``, -log p(x | y). Each call decodes ``batch_size * k`` codes.
     """
     images = _check_images(vae, images)
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive integer. Received: {num_samples!r}.")
+    _check_integer("num_samples", num_samples)
     rng = np.random.default_rng(seed)
     encoder, decoder = encoder_and_decoder(vae)
     encoder_inputs = conditional_inputs(encoder, images, labels)
@@ -245,15 +181,10 @@ def iwae_negative_log_likelihood(
     z_mean, z_log_var, _ = _batched_call(encoder, encoder_inputs, BATCH_SIZE)
     z_mean, z_log_var = np.asarray(z_mean, np.float64), np.asarray(z_log_var, np.float64)
 
-    # log p(x | z_i) of every sample in one compiled program: decoding k * b codes and summing
-    # 784 log-probabilities each is most of the work. Float32 sums of 784 terms are exact to
-    # about 1e-4 nats; the weights below are combined in float64. XLA compiles it unless the
-    # model was compiled without XLA: on a CPU, XLA's convolutions are slower than
-    # TensorFlow's own (notebook 06).
+    # log p(x | z_i), most of the work, in one program: with XLA unless the model turned it off.
     @tf.function(jit_compile=getattr(vae, "jit_compile", True) is not False, reduce_retracing=True)
     def log_likelihoods(codes, batch_images, batch_labels):
-        # The codes are sample-major (row i * b + j is image j's sample i): the b labels are
-        # repeated k times in the same order.
+        # The codes are sample-major (row i * b + j is image j's sample i), so are the labels.
         if batch_labels is not None:
             codes = [codes, tf.tile(batch_labels, [num_samples, 1])]
         probabilities = decoder(codes, training=False)
@@ -294,12 +225,8 @@ def active_units(
     *,
     labels=None,
 ) -> int:
-    """How many latent dimensions the VAE uses (Burda et al., 2016).
-
-    A dimension j is active when the variance of ``z_mean_j`` across images exceeds
-    ``threshold``: an inactive one gives every image nearly the same ``z_mean`` (that alone does
-    not say its q equals the prior). ``labels`` as in :func:`encode`, for a conditional VAE.
-    """
+    """How many latent dimensions have a ``z_mean`` whose variance across ``images`` exceeds
+    ``threshold`` (Burda et al., 2016)."""
     return int(np.sum(np.var(encode(vae, images, labels=labels), axis=0) > threshold))
 
 
@@ -312,30 +239,18 @@ def evaluate_vae(
     labels=None,
     batch_size: int = BATCH_SIZE,
 ) -> dict[str, float | int]:
-    """Test-set measures of a VAE, in nats per image unless the name says otherwise.
+    """Test-set measures of a VAE (given ``labels``, a conditional one), in nats per image.
 
-    A conditional VAE (notebook 07) needs the images' digits, ``labels``: its measures are then
-    conditional on them (``negative_elbo`` bounds -log p(x | y), and ``iwae_nll`` estimates it).
-
-    Returns:
-        A dict with ``negative_elbo`` (= ``reconstruction_loss`` + ``kl_loss``, with beta=1
-        whatever beta the model was trained with), ``reconstruction_loss``, ``kl_loss``,
-        ``bits_per_dim`` (negative ELBO / (784 ln 2)), ``iwae_nll`` (importance-weighted
-        -log p(x) with ``num_importance_samples`` samples, at most the negative ELBO up to
-        sampling noise), ``active_units``, and the reconstruction errors of
-        :func:`reconstruction_errors` (decoding ``z_mean``). ``iwae_images`` is how many
-        images the IWAE estimate used: the first ``iwae_images`` given (all by default), since
-        it decodes ``num_importance_samples`` codes per image, which is slow for a
-        convolutional decoder; the other measures use every image.
+    Returns ``negative_elbo`` (with beta = 1), ``reconstruction_loss``, ``kl_loss``,
+    ``bits_per_dim``, ``iwae_nll`` (on the first ``iwae_images``, all by default), ``iwae_samples``,
+    ``iwae_images``, ``active_units`` and the :func:`reconstruction_errors` of ``z_mean``.
     """
     images = _check_images(vae, images)
     if iwae_images is None:
         iwae_images = len(images)
-    if isinstance(iwae_images, bool) or not isinstance(iwae_images, int) or iwae_images < 1:
-        raise ValueError(f"iwae_images must be a positive integer. Received: {iwae_images!r}.")
+    _check_integer("iwae_images", iwae_images)
     iwae_images = min(iwae_images, len(images))
-    # The model's input: the images, or the pair (images, one-hot labels) of a conditional VAE.
-    # Missing or unwanted labels stop here, before any work, with conditional_inputs' message.
+    # Missing or unwanted labels stop here, before any work.
     inputs = conditional_inputs(encoder_and_decoder(vae)[0], images, labels)
     if isinstance(inputs, list):
         labels = inputs[1]  # one-hot rows, one per image, however the digits were given
@@ -363,7 +278,7 @@ def evaluate_vae(
 def evaluate_autoencoder(
     autoencoder: keras.Model, images: np.ndarray, *, batch_size: int = BATCH_SIZE
 ) -> dict[str, float]:
-    """Test-set reconstruction errors of an autoencoder (see :func:`reconstruction_errors`)."""
+    """Test-set :func:`reconstruction_errors` of an autoencoder."""
     images = _check_images(autoencoder, images)
     return reconstruction_errors(images, reconstruct(autoencoder, images, batch_size))
 
@@ -375,21 +290,8 @@ def sample_images(
     seed: int,
     fitted_latents: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Generate new digits by decoding random latent points.
-
-    A VAE is sampled from its prior N(0, I). An autoencoder has no prior, so pass the codes of
-    its training images as ``fitted_latents``: points are then drawn from a Gaussian with their
-    mean and covariance, which gives it the fairest chance.
-
-    Args:
-        model: An autoencoder or a VAE.
-        num_images: How many images to generate.
-        seed: Seed of the draws.
-        fitted_latents: Optional codes ``(n, latent_dim)`` to fit the Gaussian to.
-
-    Returns:
-        ``float32`` array of shape ``(num_images, 784)``, values in [0, 1].
-    """
+    """Images ``(num_images, 784)`` decoded from codes drawn from N(0, I), or from a Gaussian
+    fitted to ``fitted_latents`` ``(n, latent_dim)`` (an autoencoder's training codes)."""
     rng = np.random.default_rng(seed)
     latent_dim = latent_size(model)
     if fitted_latents is None:
@@ -410,14 +312,9 @@ def sample_images(
 def interpolate(
     model: keras.Model, start_image: np.ndarray, end_image: np.ndarray, num_steps: int
 ) -> np.ndarray:
-    """Decode evenly spaced points on the straight line between two images' latent codes.
-
-    Returns:
-        ``float32`` array of shape ``(num_steps, 784)``: the first row decodes the start image's
-        code, the last row the end image's.
-    """
-    if num_steps < 2:
-        raise ValueError(f"num_steps must be at least 2. Received: num_steps={num_steps}.")
+    """Images ``(num_steps, 784)`` decoded along the straight line from the code of
+    ``start_image`` to that of ``end_image``, both ends included."""
+    _check_integer("num_steps", num_steps, 2)
     codes = encode(model, np.stack([np.ravel(start_image), np.ravel(end_image)]))
     weights = np.linspace(0.0, 1.0, num_steps)[:, None]
     return decode(model, (1 - weights) * codes[0] + weights * codes[1])
@@ -432,27 +329,10 @@ def nearest_neighbour_accuracy(
     num_neighbours: int = 10,
     batch_size: int = 500,
 ) -> float:
-    """How well the codes tell the digits apart: the accuracy of a k-nearest-neighbour vote.
+    """The fraction of ``test_codes`` ``(m, d)`` whose ``num_neighbours`` nearest
+    ``train_codes`` ``(n, d)`` vote for their digit (a tie goes to the smaller digit).
 
-    Each test code gets the digit most common among its ``num_neighbours`` nearest training
-    codes (Euclidean distance; a tie goes to the smaller digit). Near 1: codes of the same digit
-    lie together. Near 0.1 (chance among ten digits): the codes carry almost nothing of the
-    digit, as a conditional VAE's should, since it is given the digit.
-
-    Args:
-        train_codes: ``(n, d)`` codes whose labels vote, for example of the training images.
-        train_labels: Their digits, ``(n,)``.
-        test_codes: ``(m, d)`` codes to classify, for example of the test images.
-        test_labels: Their true digits, ``(m,)``.
-        num_neighbours: k, how many neighbours vote.
-        batch_size: Test codes compared with all training codes at once (memory: about
-            ``batch_size * n`` floats).
-
-    Returns:
-        The fraction of test codes whose vote gives their true digit, in [0, 1].
-
-    Raises:
-        ValueError: Shapes that do not match, or k not between 1 and the number of training codes.
+    ``batch_size`` test codes are compared at once. Raises ValueError for mismatched shapes.
     """
     train_codes = np.asarray(train_codes, dtype=np.float32)
     test_codes = np.asarray(test_codes, dtype=np.float32)

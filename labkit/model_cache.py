@@ -1,35 +1,16 @@
-"""Trained models kept between notebooks, so that a model is trained once, not in every lab.
+"""Trained models kept in ``.labkit_cache`` so that later labs load them instead of training.
 
-Lab 03 trains its VAE with the notebook's own code and keeps it with the callback
-:class:`SaveForLaterLabs`; Lab 04 trains two autoencoders that Lab 05 needs again. Labs 04 to
-07 call :func:`train_or_load`, which trains a model with the kit's recipe (:func:`labkit.train`)
-and keeps its weights and history in a cache folder (``.labkit_cache`` beside the notebooks,
-ignored by git); a later call with the same model loads them instead of training again, and
-says so in one line: which lab trained it, the file, and how to train it again.
-
-"The same model" is decided by a fingerprint of everything training depends on, taken on the
-compiled, untrained model:
-
-* the layers (kind, units, activation, in order), whichever class or notebook built them;
-* the initial weights and the seeds of the noise layers (so the seed);
-* what the model trains on (its own ``train_step``, with its ``beta``, or the compiled loss),
-  the optimizer with its learning-rate schedule, XLA and ``steps_per_execution``;
-* the settings (epochs, batch size, seed, quick or full mode), the training and validation
-  images themselves;
-* the kit's model and training code (``labkit/models.py``, ``labkit/training.py``) and the
-  versions of labkit, Keras and TensorFlow.
-
-A model written out in a notebook (Lab 03's) fingerprints like the kit's copy of it
-(:func:`labkit.build_vae` with ``seed=settings.seed``) when both are built alike. Code is not
-compared, so the file also stores the untrained model's loss on 100 validation images; a model
-whose loss there differs (a student changed the loss or the sampling) is trained, not loaded.
-Anything else that differs trains again. A cache file that cannot be read, or does not fit the
-model, is trained over with a warning; nothing here stops a notebook. ``LABKIT_RETRAIN=1`` trains
-every model again, and refreshes the cache.
+A cached model is loaded only when its key matches: a SHA-256 of the layers, the initial
+weights and seeds, the training recipe and settings, the training and validation images, the
+code of ``labkit/models.py`` and ``labkit/training.py`` (docstrings and comments aside) and the
+versions of labkit, Keras and TensorFlow. Code written in a notebook is not in the key, so the
+file also keeps the untrained model's loss on 100 validation images, which must match too.
+``LABKIT_RETRAIN=1`` trains every model again.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import math
@@ -55,7 +36,7 @@ __all__ = [
 
 _TRAINING_CODE = (models_module, training_module)
 
-CACHE_FORMAT = 2  # bump when the files' layout or the fingerprint changes
+CACHE_FORMAT = 3  # bump when the files' layout or the fingerprint changes
 PROBE_IMAGES = 100  # validation images whose untrained loss is stored beside the weights
 PROBE_TOLERANCE = 1e-4  # relative; the same model computes it the same to about 1e-6
 _HISTORY_KEY = "history_json"
@@ -115,15 +96,19 @@ def _loss_name(loss) -> str | None:
     return loss if isinstance(loss, str) or loss is None else getattr(loss, "__name__", repr(loss))
 
 
+def _code_without_docstrings(module) -> bytes:
+    """The module's syntax tree without docstrings (and so without comments or layout)."""
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        first = body[0] if isinstance(body, list) and body else None
+        if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode("utf-8")
+
+
 def model_fingerprint(model: keras.Model, data: LabData, settings: LabSettings) -> str:
-    """A SHA-256 hex digest of everything that decides what training ``model`` gives.
-
-    Call it on the compiled model before training: its initial weights and its optimizer are
-    part of it.
-
-    Raises:
-        ValueError: ``model`` is not compiled.
-    """
+    """The SHA-256 hex key of a compiled, untrained ``model`` (see the module docstring)."""
     from labkit import __version__
 
     if getattr(model, "optimizer", None) is None:
@@ -151,7 +136,7 @@ def model_fingerprint(model: keras.Model, data: LabData, settings: LabSettings) 
     digest = hashlib.sha256()
     digest.update(json.dumps(recipe, sort_keys=True, default=str).encode("utf-8"))
     for module in _TRAINING_CODE:  # a change to the kit's model or training code retrains
-        digest.update(Path(module.__file__).read_bytes())
+        digest.update(_code_without_docstrings(module))
     for array in [*model.get_weights(), *_seed_states(model)]:
         digest.update(np.ascontiguousarray(array).tobytes())
     for images in (data.x_train, data.x_val):
@@ -205,20 +190,10 @@ def _save_or_warn(path: Path, model, history, about: dict, label: str) -> bool:
 
 
 class SaveForLaterLabs(keras.callbacks.Callback):
-    """Keep the model that ``fit`` trains, so that later labs load it instead of training it.
+    """A ``fit`` callback that saves the trained model for :func:`train_or_load` in later labs.
 
-    Pass it to ``fit(..., callbacks=[labkit.SaveForLaterLabs(data, settings, "Lab 03")])``. When
-    training starts it takes the model's fingerprint (:func:`model_fingerprint`); when all
-    epochs have run it writes the weights and the history to ``settings.cache_dir`` and prints
-    one line. A later :func:`train_or_load` on a model built, compiled and seeded the same way
-    loads that file. It saves nothing if ``fit`` runs other epochs or batches than
-    ``settings`` says (the later labs would not ask for that model) and says why.
-
-    Args:
-        data: The lab's data; ``fit`` must train on ``data.x_train`` (and validate on
-            ``data.x_val``) in batches of ``settings.batch_size``.
-        settings: The lab's settings (epochs, batch size, seed, mode, cache folder).
-        trained_in: Who trained it, for the later labs' message ("Lab 03").
+    ``fit`` must train on ``data.x_train`` for ``settings``' epochs and batch size; otherwise it
+    saves nothing and says why. ``trained_in`` ("Lab 03") is named when a later lab loads it.
     """
 
     def __init__(self, data: LabData, settings: LabSettings, trained_in: str) -> None:
@@ -269,25 +244,11 @@ def train_or_load(
     trained_in: str = "",
     jit_compile: bool = True,
 ) -> dict[str, list[float]]:
-    """Train ``model`` as :func:`labkit.train` does, or load what the same training gave before.
+    """Compile a new ``model`` with the kit's recipe and train it, or load the weights the same
+    training gave before; returns the history dict either way.
 
-    Args:
-        model: A freshly built model (its initial weights are part of the fingerprint).
-        data: The lab's data; training uses ``x_train`` and ``x_val``.
-        settings: Epochs, batch size, seed and mode; ``settings.cache_dir`` is the cache folder
-            and ``settings.retrain`` skips loading.
-        loss: An autoencoder's loss (see :func:`labkit.train`).
-        log_name: Printed before each epoch line, and before the line that says the model was
-            loaded; ``None`` prints nothing while training.
-        trained_in: The lab calling, stored with the model for the message of the labs that
-            load it ("Lab 04").
-        jit_compile: Whether XLA compiles the training step (see
-            :func:`labkit.compile_for_training`); part of the fingerprint.
-
-    Returns:
-        The Keras history dict, as :func:`labkit.train` returns it: recorded when the model was
-        trained, read back when it is loaded. Either way ``model`` ends compiled with the kit's
-        recipe, holding the trained weights.
+    ``loss`` and ``jit_compile`` are :func:`labkit.compile_for_data`'s, ``log_name`` is printed
+    before each line (``None``: no epoch lines), ``trained_in`` names the lab for later loads.
     """
     compile_for_data(model, data, settings, loss=loss, jit_compile=jit_compile)
     fingerprint = model_fingerprint(model, data, settings)

@@ -1,19 +1,7 @@
-"""The models the labs teach, as tested reference copies: a plain autoencoder, a VAE and a
-conditional VAE.
+"""Tested reference copies of the models the labs write out: autoencoder, VAE, conditional VAE.
 
-Notebooks 02 (autoencoder), 03 (VAE) and 06 (conditional VAE) write these models out in Keras,
-layer by layer, since that is what they teach; notebooks 03 and 06 check that their model and
-:func:`build_vae` or :func:`build_conditional_vae` have the same parameter counts and give the
-same loss for the same weights (``tests/test_notebooks.py`` checks Lab 03's too). Notebooks 04,
-05 and 06 train several models alike and build them here. The
-encoder and the decoder are Functional models (so ``model.summary()`` and the parameter counts
-read like the lab's), wrapped in a small ``keras.Model`` subclass that exposes them as
-``model.encoder`` and ``model.decoder``. Both are registered for serialization:
-``model.save("vae.keras")`` and ``keras.saving.load_model("vae.keras")`` after ``import labkit``
-need no ``custom_objects``.
-
-The kit's helpers accept any model with an encoder and a decoder, however it was built
-(:func:`encoder_and_decoder`).
+Each is an ``encoder`` and a ``decoder`` (Functional models) in a small ``keras.Model`` subclass,
+registered so that ``keras.saving.load_model`` needs no ``custom_objects``.
 """
 
 from __future__ import annotations
@@ -23,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from labkit.backend import keras, tf
-from labkit.config import NUM_CLASSES, NUM_PIXELS
+from labkit.config import NUM_CLASSES, NUM_PIXELS, _check_integer
 
 __all__ = [
     "EVALUATION_SEED",
@@ -50,15 +38,13 @@ VAE_LATENT_DIM = 2
 
 PIXEL_MEAN_CLIP = 1e-3  # keeps logit(pixel mean) finite for always-black border pixels
 
-# Seed of the noise used when the model is not training, so that evaluating the same weights on
-# the same data always gives the same loss (see Sampling).
+# Seed of the noise when not training: the same weights always give the same loss.
 EVALUATION_SEED = 1234
 
 
 def _check_sizes(latent_dim: int, hidden_dims: Sequence[int], input_dim: int) -> None:
-    for name, value in [("latent_dim", latent_dim), ("input_dim", input_dim)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}.")
+    _check_integer("latent_dim", latent_dim)
+    _check_integer("input_dim", input_dim)
     if any(isinstance(size, bool) or not isinstance(size, int) or size < 1 for size in hidden_dims):
         raise ValueError(
             f"hidden_dims must be a sequence of positive integers, for example (512,). "
@@ -74,17 +60,7 @@ def _dense_stack(inputs, sizes: Sequence[int], prefix: str):
 
 
 def encoder_and_decoder(model: keras.Model) -> tuple[keras.Model, keras.Model]:
-    """The encoder and the decoder of an autoencoder or a VAE, whoever built it.
-
-    Every helper of the kit that encodes or decodes goes through this, so it accepts the models
-    of :func:`build_autoencoder` and :func:`build_vae`, a ``keras.Model`` subclass with
-    ``encoder`` and ``decoder`` attributes (notebook 03's VAE, the keras-io example's), and a
-    Functional model built as ``keras.Model(image, decoder(encoder(image)))`` from sub-models
-    named ``"encoder"`` and ``"decoder"`` (notebook 02's autoencoder).
-
-    Raises:
-        ValueError: ``model`` has neither.
-    """
+    """``(encoder, decoder)`` of a model: its attributes, or its sub-models of those names."""
     encoder, decoder = getattr(model, "encoder", None), getattr(model, "decoder", None)
     if encoder is None or decoder is None:
         names = [layer.name for layer in getattr(model, "layers", [])]
@@ -116,21 +92,8 @@ def _pixel_logits(pixel_means, output_dim: int) -> np.ndarray:
 
 
 def set_output_bias_to_mean_image(model: keras.Model, images) -> None:
-    """Start ``model``'s decoder from the average image: a step of the kit's training recipe.
-
-    Sets the bias of the decoder's last layer (a sigmoid ``Dense``) to the logit of each pixel's
-    mean over ``images``. With the weights still near zero, the untrained decoder then outputs
-    the mean image instead of grey 0.5 everywhere, and training starts closer to its goal
-    (notebooks 02 and 03). Call it on a new model, before training.
-
-    Args:
-        model: An autoencoder or a VAE (see :func:`encoder_and_decoder`).
-        images: The training images, ``(n, output_size)``, values in [0, 1].
-
-    Raises:
-        ValueError: The decoder's last layer is not a ``Dense`` layer with a bias, or the images
-            do not match its size.
-    """
+    """Set the decoder's output bias to the logit of each pixel's mean over ``images``, so the
+    untrained model outputs the mean image. Call it on a new model, before training."""
     output_layer = encoder_and_decoder(model)[1].layers[-1]
     if not isinstance(output_layer, keras.layers.Dense) or output_layer.bias is None:
         raise ValueError(
@@ -149,20 +112,13 @@ def set_output_bias_to_mean_image(model: keras.Model, images) -> None:
 
 @keras.saving.register_keras_serializable(package="labkit")
 def summed_binary_crossentropy(images, reconstructions):
-    """Binary cross-entropy summed over the pixels of each image, in nats: a VAE's reconstruction
-    term, as a Keras loss for a plain autoencoder (``compile(loss=summed_binary_crossentropy)``).
-
-    Keras's own ``"binary_crossentropy"`` loss averages over the pixels instead, which is the same
-    objective divided by 784 (the same minimum, 784 times smaller gradients for Adam to rescale).
-    Summed, the autoencoder's loss is in the VAE's units, nats per image (notebook 04).
-    """
+    """Binary cross-entropy summed over each image's pixels (nats per image): the VAE's
+    reconstruction term as a Keras loss. Keras's ``"binary_crossentropy"`` averages instead."""
     return ops.sum(ops.binary_crossentropy(images, reconstructions), axis=-1)
 
 
 def _output_bias(pixel_means, output_dim: int):
-    # logit(mean) makes the untrained decoder output the mean image, so training starts from the
-    # average digit instead of a grey 0.5 everywhere (a common start for Bernoulli decoders).
-    # Means are clipped away from 0 and 1, where the logit is infinite.
+    # logit(mean): the untrained decoder outputs the mean image (see set_output_bias_to_mean_image).
     if pixel_means is None:
         return "zeros"
     return keras.initializers.Constant(_pixel_logits(pixel_means, output_dim))
@@ -240,27 +196,9 @@ def build_autoencoder(
     input_dim: int = NUM_PIXELS,
     pixel_means=None,
 ) -> Autoencoder:
-    """Build the lab's plain autoencoder (uncompiled).
-
-    The default is the seed lab's dense 784-128-64-32-64-128-784 network: ReLU hidden layers, a
-    linear bottleneck and a sigmoid output, so outputs are pixel values in [0, 1]. The decoder
-    mirrors the encoder's hidden sizes. Compile it with Adam and ``loss="mse"`` as the lab does.
-
-    Args:
-        latent_dim: Size of the bottleneck (32 in the lab; 2 to compare with the 2-D VAE).
-        hidden_dims: Encoder hidden sizes, outermost first; the decoder uses them reversed.
-        input_dim: Pixels per image (784 for flattened MNIST).
-        pixel_means: Optional ``(input_dim,)`` mean of each pixel over the training images;
-            given, the output layer's bias starts at their logit, so the untrained model
-            outputs the mean image (training then starts closer to its goal).
-
-    Returns:
-        An :class:`Autoencoder` with ``encoder`` (input_dim -> latent_dim) and ``decoder``
-        (latent_dim -> input_dim) sub-models.
-
-    Raises:
-        ValueError: A size is not a positive integer, or ``pixel_means`` has the wrong shape.
-    """
+    """The lab's autoencoder, uncompiled: 784-128-64-32-64-128-784 by default, ReLU hidden
+    layers, a linear code and a sigmoid output; the decoder mirrors ``hidden_dims``. Given
+    ``pixel_means``, the untrained model outputs the mean image."""
     hidden_dims = tuple(hidden_dims)
     _check_sizes(latent_dim, hidden_dims, input_dim)
     inputs = keras.Input(shape=(input_dim,), name="image")
@@ -274,18 +212,8 @@ def build_autoencoder(
 
 
 def kl_divergence(z_mean, z_log_var):
-    """KL(q(z|x) || N(0, I)) of a diagonal Gaussian q, in nats, summed over latent dimensions.
-
-    The closed form, derived in notebook 03:
-    ``KL = -0.5 * sum_j (1 + log_var_j - mean_j**2 - exp(log_var_j))``.
-
-    Args:
-        z_mean: Means of q, shape ``(batch, latent_dim)``.
-        z_log_var: Log-variances of q, same shape.
-
-    Returns:
-        A tensor of shape ``(batch,)``: one KL value per example, never negative.
-    """
+    """KL(N(z_mean, exp(z_log_var)) || N(0, I)) in nats per example, shape ``(batch,)``:
+    ``-0.5 * sum_j (1 + log_var_j - mean_j**2 - exp(log_var_j))``."""
     z_mean = ops.convert_to_tensor(z_mean, dtype="float32")
     z_log_var = ops.convert_to_tensor(z_log_var, dtype="float32")
     return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
@@ -295,16 +223,8 @@ def kl_divergence(z_mean, z_log_var):
 class Sampling(keras.layers.Layer):
     """The reparameterization trick: ``z = z_mean + exp(0.5 * z_log_var) * eps``, eps ~ N(0, I).
 
-    ``z_log_var`` is the log of the *variance* sigma**2, so the standard deviation is
-    ``sigma = exp(0.5 * z_log_var)``. The lab's pseudo-code wrote ``exp(z_log_var)``, which
-    multiplies the noise by the variance instead of the standard deviation: a sample then has
-    variance sigma**4, not sigma**2, and the KL term (which assumes sigma**2) no longer describes
-    the distribution the decoder sees.
-
-    While training, each call draws fresh noise from the layer's seed generator (seeded by
-    :func:`labkit.seed_everything`). Otherwise (evaluation, prediction) the noise comes from a
-    fixed seed, so the validation and test losses of the same weights on the same data are the
-    same numbers every time they are computed.
+    Training draws fresh noise each call; otherwise the noise comes from
+    :data:`EVALUATION_SEED`, so evaluating the same weights gives the same loss.
     """
 
     def __init__(self, seed: int | None = None, **kwargs) -> None:
@@ -327,20 +247,9 @@ class Sampling(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="labkit")
 class VAE(EncoderDecoderModel):
-    """A variational autoencoder trained on the negative ELBO, in nats per image.
-
-    The encoder maps an image to ``[z_mean, z_log_var, z]``; the decoder maps ``z`` to Bernoulli
-    pixel probabilities. The loss of one batch is
-
-    ``reconstruction_loss + beta * kl_loss``, where
-    ``reconstruction_loss`` is the binary cross-entropy summed over the 784 pixels and
-    ``kl_loss`` is :func:`kl_divergence` summed over latent dimensions, both averaged over the
-    batch. With ``beta=1`` this is the negative ELBO in nats per image.
-
-    ``train_step`` and ``test_step`` both track ``loss``, ``reconstruction_loss`` and
-    ``kl_loss``, so ``fit(..., validation_data=...)`` reports real ``val_*`` numbers and
-    ``evaluate`` returns the same three.
-    """
+    """A VAE trained on ``reconstruction_loss + beta * kl_loss`` (the negative ELBO, nats per
+    image, when ``beta=1``); ``train_step`` and ``test_step`` track all three. The encoder gives
+    ``[z_mean, z_log_var, z]``, the decoder pixel probabilities."""
 
     def __init__(
         self, encoder: keras.Model, decoder: keras.Model, beta: float = 1.0, **kwargs
@@ -406,15 +315,8 @@ class VAE(EncoderDecoderModel):
 
 @keras.saving.register_keras_serializable(package="labkit")
 class ConditionalVAE(VAE):
-    """A conditional VAE (notebook 06): a :class:`VAE` whose encoder and decoder both also take
-    the digit, as a one-hot label.
-
-    Its input is the pair ``(images, one_hot_labels)``, which
-    :func:`labkit.image_batches` gives with ``labels=``; the encoder maps ``[images, labels]`` to
-    ``[z_mean, z_log_var, z]`` (q(z | x, y)) and the decoder ``[z, labels]`` to pixel
-    probabilities (p(x | z, y)). The loss is the :class:`VAE`'s, the negative conditional ELBO
-    in nats per image, and so are ``train_step`` and ``test_step``.
-    """
+    """A :class:`VAE` whose encoder and decoder also take the one-hot digit: its input is the
+    pair ``(images, one_hot_labels)`` (:func:`labkit.image_batches` with ``labels=``)."""
 
     def call(self, inputs, training=None):
         images, labels = inputs
@@ -437,29 +339,11 @@ def build_conditional_vae(
     pixel_means=None,
     seed: int | None = None,
 ) -> ConditionalVAE:
-    """Build notebook 06's conditional VAE (uncompiled): :func:`build_vae`'s network with the
-    one-hot label joined to the image (encoder) and to the code (decoder).
-
-    The default has 409,092 trainable parameters in the encoder and 408,848 in the decoder:
-    5,120 more than :func:`build_vae`'s in each (the label's 10 inputs to 512 units).
-
-    Args:
-        latent_dim: Size of z, the style code.
-        hidden_dims: Encoder hidden sizes, outermost first; the decoder uses them reversed.
-        input_dim: Pixels per image.
-        num_classes: Length of the one-hot label.
-        pixel_means: As in :func:`build_vae`: the output bias starts at the mean image.
-        seed: Seed of the :class:`Sampling` layer's training noise, as in :func:`build_vae`.
-
-    Raises:
-        ValueError: A size is not a positive integer, or ``pixel_means`` has the wrong shape.
-    """
+    """:func:`build_vae`'s network, uncompiled, with the one-hot label joined to the image
+    (encoder) and to the code (decoder)."""
     hidden_dims = tuple(hidden_dims)
     _check_sizes(latent_dim, hidden_dims, input_dim)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(
-            f"num_classes must be an integer of at least 2. Received: num_classes={num_classes!r}."
-        )
+    _check_integer("num_classes", num_classes, 2)
     image = keras.Input(shape=(input_dim,), name="image")
     label = keras.Input(shape=(num_classes,), name="label")
     joined = keras.layers.Concatenate(name="image_and_label")([image, label])
@@ -477,32 +361,9 @@ def build_vae(
     pixel_means=None,
     seed: int | None = None,
 ) -> VAE:
-    """Build the lab's VAE (uncompiled; compile it with an optimizer only).
-
-    The default is the seed lab's network: encoder 784-512 (ReLU) into ``z_mean`` and
-    ``z_log_var`` (2-D each) and a :class:`Sampling` layer; decoder 2-512 (ReLU)-784 (sigmoid).
-    That is 403,972 trainable parameters in the encoder and 403,728 in the decoder.
-
-    Args:
-        latent_dim: Size of z (2 in the lab, so the latent space can be drawn).
-        hidden_dims: Encoder hidden sizes, outermost first; the decoder uses them reversed.
-        input_dim: Pixels per image (784 for flattened MNIST).
-        beta: Weight of the KL term (1 gives the ELBO; other values give a beta-VAE).
-        pixel_means: Optional ``(input_dim,)`` mean of each pixel over the training images
-            (``data.x_train.mean(axis=0)``); given, the decoder's output bias starts at their
-            logit, so the untrained decoder outputs the mean image.
-        seed: Seed of the :class:`Sampling` layer's training noise. ``None`` draws it from
-            Keras's global generator (set by :func:`labkit.seed_everything`); Lab 03's notebook
-            seeds its own layer with ``settings.seed``, and ``seed=settings.seed`` builds the
-            same VAE, so that :func:`labkit.train_or_load` finds the one Lab 03 trained.
-
-    Returns:
-        A :class:`VAE` whose ``encoder`` returns ``[z_mean, z_log_var, z]``.
-
-    Raises:
-        ValueError: A size is not a positive integer, ``beta`` is negative, or
-            ``pixel_means`` has the wrong shape.
-    """
+    """The lab's VAE, uncompiled: 784-512 (ReLU) into a ``latent_dim`` Gaussian code sampled by
+    :class:`Sampling` (seeded by ``seed``), then 512 (ReLU)-784 (sigmoid); ``beta`` weights the KL
+    term. Given ``pixel_means``, the untrained decoder outputs the mean image."""
     hidden_dims = tuple(hidden_dims)
     _check_sizes(latent_dim, hidden_dims, input_dim)
     inputs = keras.Input(shape=(input_dim,), name="image")

@@ -1,13 +1,6 @@
-"""The lab's figures, in one style: loss curves, image rows, the latent space, the manifold.
+"""The lab's figures in one style: loss curves, rows of digits, the latent space, the manifold.
 
-Every helper returns its :class:`matplotlib.figure.Figure` and never calls ``plt.show()``, so a
-test can inspect it; a notebook shows it with :func:`show`, which stores a one-sentence
-description beside the picture for screen readers, text exports and ``git diff``. Call
-:func:`use_lab_style` once in a notebook's setup cell for the shared look.
-
-Colours are Petroff's ten-colour sequence (matplotlib's ``petroff10``), chosen to stay apart
-under the common colour-vision deficiencies; nothing is told apart by colour alone: digits are
-also written at their cluster, models also differ in line style and marker.
+Each function returns its Figure; :func:`show` displays it with a one-sentence description.
 """
 
 from __future__ import annotations
@@ -25,17 +18,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from labkit.backend import keras
-from labkit.config import IMAGE_SHAPE, NUM_CLASSES
+from labkit.config import IMAGE_SHAPE, NUM_CLASSES, _check_integer
 from labkit.evaluation import decode, reconstruct
 from labkit.models import latent_size
 
 __all__ = [
-    "LAB_STYLE",
     "LearningSnapshots",
-    "Projection",
-    "draw_latent_scatter",
-    "fit_projection",
-    "manifold_grid",
     "plot_history",
     "plot_image_rows",
     "plot_latent_space",
@@ -57,6 +45,7 @@ LAB_STYLE = {
     "legend.fontsize": 10,
     "figure.constrained_layout.use": True,
 }
+# Petroff's ten colours stay apart under colour-vision deficiencies; nothing relies on colour alone.
 COLORS = tuple(mpl.color_sequences["petroff10"])  # one per digit, or per model
 MODEL_LINES = ("-", "--", ":", "-.")
 MODEL_MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -71,16 +60,13 @@ MANIFOLD_TICK_STEP = 0.5  # latent units between the manifold's tick labels
 
 
 def use_lab_style() -> None:
-    """Apply the kit's matplotlib style (figure sizes, grey digits, grids) to later figures."""
+    """Apply the kit's matplotlib style (sizes, grey digits, grids) to the figures drawn next."""
     mpl.rcParams.update(LAB_STYLE)
 
 
 def show(figure: Figure, description: str) -> None:
-    """Display ``figure`` in the notebook with ``description`` as its text, then close it.
-
-    The description (one sentence: what the figure shows) is stored as the output's
-    ``text/plain``, where a notebook would otherwise keep ``<Figure size ... with N Axes>``.
-    """
+    """Display ``figure``, with ``description`` (a sentence saying what it shows) as its text,
+    then close it. Raises ValueError for a description of fewer than four words."""
     if not isinstance(description, str) or len(description.split()) < 4:
         raise ValueError(
             "description must be a sentence saying what the figure shows, for readers who "
@@ -102,22 +88,10 @@ def plot_history(
     units: str = "nats per image",
     title: str = "Training history",
 ) -> Figure:
-    """Loss per epoch, one panel per loss: total, reconstruction and KL, as the model logged them.
+    """Loss per epoch of each model, ``{name: History.history}``, one panel per logged loss
+    (total, reconstruction, KL), the y axis in ``units`` and scaled to epochs 2 onwards.
 
-    Each model has its own colour, line style and marker, and its name is written at the end
-    of its curves; training is drawn thin with filled markers, validation (``val_*``) thick
-    with hollow ones. The y axis is scaled to epochs 2 onwards, where models differ (the KL
-    axis starts at 0); a first epoch off the scale is noted in the panel's title. An autoencoder's
-    history (its ``loss`` only) gets a single panel.
-
-    Args:
-        histories: ``{model name: keras History.history}``, for example
-            ``{"VAE": history.history}``.
-        units: The loss's unit, for the y axis (``"MSE per pixel"`` for the autoencoder).
-        title: The figure's title.
-
-    Raises:
-        ValueError: No history, or none with a ``loss`` curve.
+    Raises ValueError when a history has no ``loss``.
     """
     if not histories or not all("loss" in history for history in histories.values()):
         raise ValueError(
@@ -247,18 +221,8 @@ def plot_image_rows(
     title: str,
     column_titles: Sequence[str] | None = None,
 ) -> Figure:
-    """Rows of digits with a label on each row: originals above reconstructions, samples, ...
-
-    Args:
-        rows: ``{row label: images}``, images of shape ``(n, 784)`` or ``(n, 28, 28)`` with
-            values in [0, 1]; every row has the same n.
-        title: The figure's title.
-        column_titles: Titles above the columns of the first row: the true digit, ``t``
-            along an interpolation, ... (short: about 0.8 inch per column).
-
-    Raises:
-        ValueError: No rows, images of the wrong shape, or rows of different lengths.
-    """
+    """Rows of digits, ``{row label: images (n, 784) or (n, 28, 28)}``, and short
+    ``column_titles`` above the first row. Raises ValueError for empty, misshapen or uneven rows."""
     if not rows:
         raise ValueError("rows is empty: pass at least one row of images.")
     images_by_row = {label: _as_images(images) for label, images in rows.items()}
@@ -299,15 +263,8 @@ class Projection:
 
 
 def fit_projection(latents: np.ndarray) -> Projection:
-    """How to draw latent codes in 2-D.
-
-    2-D codes are drawn as they are (the identity). Larger ones are projected onto their first
-    two principal components (PCA by singular value decomposition of the centred codes, NumPy
-    only): the plane along which the codes vary most. The axis labels say which.
-
-    Raises:
-        ValueError: ``latents`` is not of shape ``(n, d)`` with n >= 2 and d >= 2.
-    """
+    """A 2-D view of codes ``(n, d)``, n and d at least 2: the identity for d = 2, else the first
+    two principal components. Raises ValueError for other shapes."""
     latents = np.asarray(latents, dtype=np.float64)
     if latents.ndim != 2 or latents.shape[1] < 2 or latents.shape[0] < 2:
         raise ValueError(
@@ -324,11 +281,7 @@ def fit_projection(latents: np.ndarray) -> Projection:
 
 
 def draw_latent_scatter(axis, latents: np.ndarray, labels: np.ndarray, projection: Projection):
-    """Draw codes on ``axis`` as points coloured by digit, each digit written at its cluster.
-
-    Points are drawn in a shuffled order, so no digit's points hide all of another's; the digit
-    is written at the median of its codes, moved aside where another digit's label is there.
-    """
+    """Draw codes on ``axis`` coloured by digit, each digit written at its codes' median."""
     points = projection(latents)
     labels = np.asarray(labels).astype(int)
     if len(points) != len(labels):
@@ -337,7 +290,7 @@ def draw_latent_scatter(axis, latents: np.ndarray, labels: np.ndarray, projectio
             f"{len(labels)} labels."
         )
     axis.set(xlabel=projection.axis_labels[0], ylabel=projection.axis_labels[1])
-    order = np.random.default_rng(0).permutation(len(points))
+    order = np.random.default_rng(0).permutation(len(points))  # no digit hides all of another
     colors = mpl.colors.to_rgba_array(COLORS)[labels[order] % len(COLORS)]
     axis.scatter(points[order, 0], points[order, 1], c=colors, s=3, alpha=0.6, linewidths=0)
     for digit, (x, y) in _label_places(points, labels).items():
@@ -384,16 +337,8 @@ def plot_latent_space(
     *,
     title: str = "Latent space of the test images",
 ) -> Figure:
-    """Scatter of latent codes, coloured by digit and labelled at each digit's cluster, one
-    panel per model (panels of 2-D codes share their axes, so spreads compare by eye).
-
-    Args:
-        latents: ``(n, d)`` codes, or ``{model name: codes}`` for side-by-side panels. Codes
-            larger than 2-D are drawn in their first two principal components
-            (:func:`fit_projection`).
-        labels: The digits, shape ``(n,)``.
-        title: The figure's title.
-    """
+    """Codes ``(n, d)``, or ``{model name: codes}`` side by side, coloured by their digits
+    ``labels`` ``(n,)``; codes beyond 2-D are drawn on their first two principal components."""
     panels = latents if isinstance(latents, Mapping) else {"": latents}
     labels = np.asarray(labels)
     shared = all(np.shape(codes)[-1] == 2 for codes in panels.values())
@@ -416,14 +361,7 @@ def plot_latent_space(
 
 
 def manifold_grid(grid_size: int, quantile_range: tuple[float, float] = (0.05, 0.95)):
-    """Latent coordinates of a manifold grid: evenly spaced quantiles of N(0, 1).
-
-    Points are placed by the inverse normal CDF, so each cell covers the same prior
-    probability: the grid is dense near 0, where most codes lie, and sparse in the tails.
-
-    Returns:
-        Increasing ``float32`` array of shape ``(grid_size,)``.
-    """
+    """``grid_size`` evenly spaced quantiles of N(0, 1) in ``quantile_range``, increasing."""
     low, high = quantile_range
     if not 0 < low < high < 1:
         raise ValueError(
@@ -441,18 +379,10 @@ def plot_manifold(
     quantile_range: tuple[float, float] = (0.05, 0.95),
     title: str = "Digits decoded across the 2-D latent space",
 ) -> Figure:
-    """Decode a ``grid_size`` x ``grid_size`` grid of 2-D latent points into one picture.
+    """Digits decoded from a ``grid_size`` x ``grid_size`` grid of 2-D codes (:func:`manifold_grid`
+    in both directions), z[0] growing rightwards and z[1] upwards; ``{name: model}``: side by side.
 
-    The whole grid is decoded in one batch. Column j shows z[0] = grid[j] (left to right,
-    increasing); row i shows z[1] = grid[grid_size - 1 - i] (increasing upwards), so the picture
-    is laid out like the latent scatter. The axes give the grid's extent in latent units.
-
-    Args:
-        model: A VAE with a 2-D latent space, or ``{name: model}`` for manifolds side by side
-            over the same grid (notebook 06 compares two VAEs this way).
-
-    Raises:
-        ValueError: A model's latent space is not 2-D.
+    Raises ValueError for a model whose latent space is not 2-D.
     """
     panels = model if isinstance(model, Mapping) else {"": model}
     for name, each in panels.items():
@@ -466,8 +396,7 @@ def plot_manifold(
     z0, z1 = np.meshgrid(grid, grid[::-1])  # row 0 holds the largest z[1]
     points = np.stack([z0.ravel(), z1.ravel()], axis=1)
     figure, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 6.0), squeeze=False)
-    # The grid is not evenly spaced in z: ticks at round z values, placed between the centres
-    # of the cells that surround them.
+    # The grid is not evenly spaced in z: round ticks go between the centres of the cells around.
     centres = np.arange(grid_size) * IMAGE_SHAPE[0] + (IMAGE_SHAPE[0] - 1) / 2
     step = MANIFOLD_TICK_STEP
     tick_values = np.arange(np.ceil(grid[0] / step) * step, grid[-1] + 1e-6, step)
@@ -492,22 +421,10 @@ def plot_manifold(
 
 
 class LearningSnapshots(keras.callbacks.Callback):
-    """Pictures of learning: the same digits reconstructed, and the same prior codes decoded,
-    before training and after chosen epochs; :meth:`plot` draws them as one figure.
+    """A callback that reconstructs ``images`` ``(n, 784)`` and decodes ``num_samples`` fixed
+    prior codes (0 for an autoencoder) before training and after each of ``epochs``.
 
-    Pass it to ``fit(..., callbacks=[snapshots])`` (notebook 03). A VAE gets both halves; for an
-    autoencoder, which has no prior, pass ``num_samples=0``.
-
-    Args:
-        images: The digits to reconstruct, ``(n, 784)``, for example ``x_test[:8]``.
-        epochs: After which epochs (counted from 1) to take a picture; epochs the training
-            never reaches are skipped.
-        num_samples: How many codes to draw from N(0, I) once, and decode at every picture.
-        seed: Seed of those codes.
-
-    Attributes:
-        snapshots: ``{label: (reconstructions, samples)}`` in the order they were taken, the
-            first labelled ``"before training"``.
+    ``snapshots`` holds ``{label: (reconstructions, samples)}``; :meth:`plot` draws them.
     """
 
     def __init__(
@@ -528,8 +445,7 @@ class LearningSnapshots(keras.callbacks.Callback):
                 f"epochs must be epoch numbers counted from 1, for example (1, 2, 5, 10). "
                 f"Received: {epochs!r}."
             )
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
-            raise ValueError(f"num_samples must be 0 or more. Received: {num_samples!r}.")
+        _check_integer("num_samples", num_samples, 0)
         self.epochs = frozenset(epochs)
         self.num_samples = num_samples
         self.seed = seed
@@ -555,11 +471,7 @@ class LearningSnapshots(keras.callbacks.Callback):
             self._take(f"after epoch {epoch + 1}")
 
     def plot(self, *, title: str = "What the model draws as it learns") -> Figure:
-        """One row per picture taken (the originals on top): reconstructions, then samples.
-
-        Raises:
-            ValueError: No picture was taken yet (train with this callback first).
-        """
+        """One row per snapshot, under the originals; ValueError before any snapshot."""
         if not self.snapshots:
             raise ValueError(
                 "no snapshots yet: pass this callback to fit(..., callbacks=[snapshots]) first."

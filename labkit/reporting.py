@@ -1,9 +1,7 @@
 """Tables for people and results for programs: what a notebook found, in both forms.
 
-:func:`report_results` ends each notebook. It shows a small table, and stores the same numbers
-under the MIME type ``application/vnd.labkit.results+json`` in the cell's output, where
-``labkit run`` reads them for its summary and ``labkit grade`` for grading (both in the
-``labkit_instructor`` package, which reads them with ``labkit_instructor.read_results``).
+:func:`report_results` and :func:`report_check` show a table and store the same record under a
+MIME type of their own, which ``labkit_instructor`` reads to summarise and grade.
 """
 
 from __future__ import annotations
@@ -15,36 +13,27 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = [
-    "CHECK_MIME_TYPE",
-    "RESULTS_MIME_TYPE",
-    "format_table",
-    "history_table",
-    "report_check",
-    "report_results",
-]
+__all__ = ["format_table", "history_table", "report_results"]
 
-# nbgrader sets this in the kernel's environment while it autogrades ("autograde") or
-# validates ("validate") a notebook: then a failed exercise must raise, as nbgrader scores a grade
-# cell by whether it raises.
+# Set by nbgrader while it autogrades or validates: a failed exercise must then raise.
 NBGRADER_EXECUTION_ENV = "NBGRADER_EXECUTION"
 RESULTS_MIME_TYPE = "application/vnd.labkit.results+json"
 CHECK_MIME_TYPE = "application/vnd.labkit.check+json"
 
-
 HISTORY_COLUMN_ORDER = ("loss", "reconstruction_loss", "kl_loss")
 
 
-def _format_value(value: object) -> str:
+def _format_value(value: object, decimals: int = 2) -> str:
+    """A float to 4 significant digits below 1, else to ``decimals`` places; others as ``str``."""
     # numbers.Real and not Integral: Python and NumPy floats alike (np.float32 is no float).
     if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
         value = float(value)
-        return f"{value:.4g}" if abs(value) < 1 else f"{value:.2f}"
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:.{decimals}f}"
     return str(value)
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain-text table with aligned columns (floats to 2 decimals, or 4 significant digits)."""
+    """A plain-text table, columns aligned right, floats written by :func:`_format_value`."""
     cells = [list(header)] + [[_format_value(value) for value in row] for row in rows]
     widths = [max(len(row[column]) for row in cells) for column in range(len(header))]
     lines = [
@@ -56,11 +45,8 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str
 
 
 def history_table(history: Mapping[str, Sequence[float]]) -> str:
-    """The Keras history as a table: one row per epoch, one column per logged loss.
-
-    Columns come in the order of the loss's sum: ``loss``, ``reconstruction_loss``, ``kl_loss``
-    (others after them), then the same for validation (``val_*``), whatever order Keras logged.
-    """
+    """A Keras ``History.history`` as a table: one row per epoch, the losses in the order they add
+    up (``loss``, ``reconstruction_loss``, ``kl_loss``, others), then the same for ``val_*``."""
     logged = list(history)
 
     def order(name: str) -> tuple[bool, int, int]:
@@ -86,14 +72,8 @@ class _Results:
 
 
 def report_results(results: Mapping[str, float | int | str]) -> _Results:
-    """The notebook's headline numbers; end the Result section's cell with this call.
-
-    Args:
-        results: ``{name: value}``, with units in the names (``test_negative_elbo_nats``).
-
-    Returns:
-        An object that a notebook displays as a table and saves as JSON.
-    """
+    """The notebook's headline numbers ``{name: value}``, units in the names: shown as a table
+    and stored as JSON. Raises ValueError for a value that is not a number or a string."""
     plain = {name: _plain(value) for name, value in results.items()}
     for name, value in plain.items():
         if not isinstance(value, int | float | str) or isinstance(value, bool):
@@ -136,23 +116,12 @@ class _Check:
 
 
 def report_check(name: str, checks: Mapping[str, object], advice: str | None = None) -> _Check:
-    """The outcome of an exercise's checks; end the exercise's check cell with this call.
-
-    The notebook shows one PASS/FAIL line per check; ``labkit grade`` reads the stored outcome
-    (the rubric item ``exercise_passed`` names the exercise). Under nbgrader (``nbgrader
-    autograde`` or ``validate``), a failed check raises instead, so that nbgrader's grade cell
-    and ``labkit grade`` agree.
-
-    Args:
-        name: The exercise's name, as the rubric spells it (``"binarize"``).
-        checks: ``{what is checked: whether it held}``, for example
-            ``{"keeps the shape": result.shape == images.shape}``.
-        advice: What to fix, shown under a failed check (:func:`labkit.check_exercise` names
-            the mistake it recognised here).
+    """An exercise's checks ``{what is checked: whether it held}``, shown as PASS/FAIL lines
+    (with ``advice`` under a failure) and stored for grading.
 
     Raises:
-        ValueError: ``name`` is empty, or ``checks`` is empty or holds a non-boolean.
-        AssertionError: Under nbgrader only: a check failed (the message names each one).
+        ValueError: ``name`` or ``checks`` is empty, or a check is not a boolean.
+        AssertionError: Under nbgrader only (``NBGRADER_EXECUTION`` set), a check failed.
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty string. Received: name={name!r}.")

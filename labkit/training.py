@@ -1,27 +1,6 @@
-"""The kit's training recipe: Adam with a warm-up and cosine decay, compiled with XLA.
+"""The kit's training recipe: Adam with a warm-up and cosine decay, XLA, batches fed from NumPy.
 
-Notebooks 02 and 03 write their models out and apply this recipe in one labelled cell
-(:func:`labkit.set_output_bias_to_mean_image`, :func:`learning_rate_schedule`,
-:func:`image_batches`, XLA and ``steps_per_execution`` in ``compile``); notebooks 04 and 05
-train several models on the same footing with :func:`train`, through
-:func:`labkit.train_or_load`, which keeps trained models for the next notebook.
-
-Why this recipe (measured in ``benchmarks/``, numbers in the README):
-
-* The learning rate rises from a tenth of its peak (1e-2) to the peak over the first quarter
-  epoch (large steps on an untrained network can blow up), then follows a half cosine down to
-  zero at the last step. In the lab's 10 epochs this reaches a lower test loss than Adam's
-  constant default of 1e-3, which is still far from converged when training stops.
-* Batches of 250 images (:data:`labkit.BATCH_SIZE`), which divide every split evenly: XLA
-  compiles one step for one batch shape, and an epoch has fewer, fuller steps than at 128.
-* ``jit_compile=True`` compiles each training step with XLA, which fuses the many small
-  element-wise operations (sigmoid, cross-entropy, KL, Adam's updates) into a few loops and
-  runs the step as one program instead of scheduling each operation on TensorFlow's threads.
-  It computes the same functions.
-* ``steps_per_execution`` runs several batches per call from Python into TensorFlow; it saves
-  about a tenth of an epoch on 2 cores and changes no number. :func:`image_batches` feeds
-  the batches through ``tf.data`` from the NumPy array without copying it, so training
-  needs less memory than the lab's ``fit(x_train, ...)``.
+Why this recipe, and what it measured: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -34,9 +13,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from labkit.backend import keras, tf
-from labkit.config import LabSettings
+from labkit.config import LabSettings, _check_integer
 from labkit.data import LabData, one_hot
 from labkit.models import VAE, EncoderDecoderModel
+from labkit.reporting import _format_value
 
 __all__ = [
     "PEAK_LEARNING_RATE",
@@ -49,7 +29,6 @@ __all__ = [
     "image_batches",
     "learning_rate_schedule",
     "seconds_per_epoch",
-    "train",
 ]
 
 PEAK_LEARNING_RATE = 1e-2
@@ -60,14 +39,10 @@ BATCHES_PER_BLOCK = 16  # batches image_batches gathers per call into Python
 
 
 class EpochLog(keras.callbacks.Callback):
-    """One short line per epoch: epoch, training loss, validation loss, seconds.
+    """Print one line per epoch, e.g. ``VAE  epoch  3/10  loss 159.4  val_loss 159.6  2.4 s``.
 
-    Keras's own log (``verbose=2``) prints every metric and a per-step time; this prints what a
-    student watches, for example ``VAE  epoch  3/10  loss 159.4  val_loss 159.6  2.4 s``. Pass
-    it to ``fit(..., callbacks=[labkit.EpochLog("VAE")], verbose=0)``; :func:`train` uses it.
-
-    Args:
-        name: Printed before each line, to tell several models apart ("" for none).
+    Use with ``fit(..., callbacks=[labkit.EpochLog("VAE")], verbose=0)``; ``name`` tells models
+    apart ("" for none).
     """
 
     def __init__(self, name: str = "") -> None:
@@ -90,14 +65,9 @@ class EpochLog(keras.callbacks.Callback):
         parts.append(f"/{self._num_epochs}" if self._num_epochs else "")
         for key in ("loss", "val_loss"):
             if key in logs:
-                parts.append(f"  {key} {_short_number(float(logs[key]))}")
+                parts.append(f"  {key} {_format_value(float(logs[key]), decimals=1)}")
         parts.append(f"  {seconds:.1f} s")
         print("".join(parts), flush=True)
-
-
-def _short_number(value: float) -> str:
-    # 4 significant digits: 159.4 nats, 0.006383 MSE
-    return f"{value:.4g}" if abs(value) < 1 else f"{value:.1f}"
 
 
 def image_batches(
@@ -108,27 +78,11 @@ def image_batches(
     with_targets: bool = False,
     labels: np.ndarray | None = None,
 ) -> tf.data.Dataset:
-    """Batches of ``images`` for ``fit`` or ``evaluate``, reshuffled every epoch when seeded.
+    """A ``tf.data.Dataset`` of batches of ``(num_images, num_pixels)`` ``images`` for ``fit``.
 
-    Each epoch draws a new order of the images from a NumPy generator seeded with
-    ``shuffle_seed`` (so the same seed gives the same batches) and gathers each batch from
-    ``images`` ahead of the model, without copying the whole array into TensorFlow.
-
-    Args:
-        images: ``(num_images, num_pixels)`` float32 array.
-        batch_size: Images per batch; the last batch may be smaller.
-        shuffle_seed: Seed of the order; ``None`` keeps the images in order (validation).
-        with_targets: Yield ``(images, images)`` pairs, for an autoencoder trained on MSE.
-        labels: The images' digits ``(num_images,)``, for a conditional model (notebook 06):
-            each batch is then ``((images, one_hot),)``, so the model's input ``x`` is the pair
-            of the images and their :func:`labkit.one_hot` labels, gathered in the same order.
-
-    Returns:
-        A ``tf.data.Dataset`` of float32 batches (or pairs of them).
-
-    Raises:
-        ValueError: ``images`` is not a non-empty 2-D array, ``batch_size`` is not positive,
-            ``labels`` do not match the images, or ``with_targets`` and ``labels`` are both given.
+    Seeded, each epoch is a new order drawn from ``shuffle_seed``; ``None`` keeps the order.
+    ``with_targets`` yields ``(images, images)`` pairs (an autoencoder); ``labels`` (digits)
+    yields ``((images, one_hot_labels),)`` (a conditional VAE). The last batch may be smaller.
     """
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 2 or len(images) == 0:
@@ -136,8 +90,7 @@ def image_batches(
             f"images must be a non-empty array of shape (num_images, num_pixels). Received "
             f"shape {images.shape}; flatten 28x28 images with images.reshape(len(images), -1)."
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer. Received: {batch_size!r}.")
+    _check_integer("batch_size", batch_size)
     if labels is not None:
         if with_targets:
             raise ValueError(
@@ -148,11 +101,7 @@ def image_batches(
             raise ValueError(
                 f"labels must give one digit per image: {len(images)} images, {len(labels)} labels."
             )
-    # The batches are gathered from the NumPy array itself, in the pipeline's thread, so
-    # TensorFlow holds no copy of the images. A dataset made from a tensor of them holds one
-    # copy, and a second once it runs (188 MB each for MNIST's training images). Gathering a
-    # block of batches per call into Python costs no more CPU than gathering in TensorFlow;
-    # one batch per call cost 4 to 12% more per epoch on 2 cores.
+    # Gathered from the NumPy array in blocks of batches: TensorFlow holds no copy of the images.
     num_images = len(images)
     order = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
     num_batches = math.ceil(num_images / batch_size)
@@ -192,22 +141,10 @@ def image_batches(
 def learning_rate_schedule(
     num_epochs: int, steps_per_epoch: int, peak_learning_rate: float = PEAK_LEARNING_RATE
 ) -> keras.optimizers.schedules.LearningRateSchedule:
-    """Warm-up over a quarter epoch to ``peak_learning_rate``, then cosine decay to zero.
-
-    Args:
-        num_epochs: Epochs the model will train for; the decay ends with the last of them.
-        steps_per_epoch: Batches per epoch, ``ceil(num_images / batch_size)``.
-        peak_learning_rate: The largest learning rate, reached at the end of the warm-up.
-
-    Returns:
-        A Keras schedule: pass it to an optimizer as ``learning_rate``.
-
-    Raises:
-        ValueError: A count is not a positive integer, or the rate is not positive.
-    """
-    for name, value in [("num_epochs", num_epochs), ("steps_per_epoch", steps_per_epoch)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}.")
+    """A rise from a tenth of ``peak_learning_rate`` to it over a quarter epoch, then a cosine
+    decay to zero at the last of ``num_epochs * steps_per_epoch`` steps (a Keras schedule)."""
+    _check_integer("num_epochs", num_epochs)
+    _check_integer("steps_per_epoch", steps_per_epoch)
     if not peak_learning_rate > 0:
         raise ValueError(f"peak_learning_rate must be positive. Received: {peak_learning_rate!r}.")
     warmup_steps = round(min(WARMUP_EPOCHS, num_epochs - 1) * steps_per_epoch)
@@ -228,13 +165,9 @@ def compile_for_training(
     loss="mse",
     jit_compile: bool = True,
 ) -> None:
-    """Compile ``model`` with the kit's recipe: Adam on :func:`learning_rate_schedule`, XLA.
+    """Compile ``model`` with Adam on :func:`learning_rate_schedule` and XLA (``jit_compile``).
 
-    A VAE trains on its own loss (negative ELBO, nats per image) and ``loss`` is ignored; an
-    autoencoder on ``loss``: the mean squared error by default, as the lab does, or
-    :func:`labkit.summed_binary_crossentropy` to train it on the VAE's reconstruction term.
-    ``jit_compile=False`` leaves XLA out: on a CPU, TensorFlow's own (oneDNN) convolutions are
-    faster than XLA's, so notebook 06 trains its convolutional VAEs without it.
+    A VAE trains on its own loss; an autoencoder on ``loss`` (MSE by default).
     """
     schedule = learning_rate_schedule(num_epochs, steps_per_epoch, peak_learning_rate)
     model.compile(
@@ -254,11 +187,7 @@ def compile_for_data(
     loss="mse",
     jit_compile: bool = True,
 ) -> None:
-    """Compile ``model`` as :func:`train` does for ``data.x_train`` and ``settings``.
-
-    The schedule spans ``settings.num_epochs`` epochs of ``ceil(len(x_train) / batch_size)``
-    steps (:func:`compile_for_training`).
-    """
+    """:func:`compile_for_training` for ``settings.num_epochs`` epochs over ``data.x_train``."""
     compile_for_training(
         model,
         num_epochs=settings.num_epochs,
@@ -276,11 +205,8 @@ def fit_on_data(
     *,
     log_name: str | None = "",
 ) -> dict[str, list[float]]:
-    """Fit the compiled ``model`` on ``data.x_train``, validating on ``data.x_val``, as
-    :func:`train` does after compiling.
-
-    Returns:
-        The Keras history dict (see :func:`train`).
+    """Fit the compiled ``model`` on ``data.x_train``, validating on ``data.x_val``; one
+    :class:`EpochLog` line per epoch (none when ``log_name`` is None). Returns the history dict.
     """
     autoencoder = not isinstance(model, VAE)
     history = model.fit(
@@ -296,38 +222,6 @@ def fit_on_data(
     return history.history
 
 
-def train(
-    model: EncoderDecoderModel,
-    data: LabData,
-    settings: LabSettings,
-    *,
-    peak_learning_rate: float = PEAK_LEARNING_RATE,
-    loss="mse",
-    log_name: str | None = "",
-    jit_compile: bool = True,
-) -> dict[str, list[float]]:
-    """Compile ``model`` (:func:`compile_for_training`) and train it on ``data.x_train``.
-
-    It validates on ``data.x_val`` after every epoch. Epochs and batch size come from
-    ``settings``; ``loss`` is an autoencoder's (a VAE ignores it). Each epoch prints one
-    :class:`EpochLog` line, starting with ``log_name``; ``log_name=None`` prints nothing.
-    ``jit_compile=False`` trains without XLA (see :func:`compile_for_training`).
-
-    Returns:
-        The Keras history dict: ``loss`` and ``val_loss`` per epoch, and for a VAE also
-        ``reconstruction_loss``, ``kl_loss`` and their ``val_`` versions.
-    """
-    compile_for_data(
-        model,
-        data,
-        settings,
-        peak_learning_rate=peak_learning_rate,
-        loss=loss,
-        jit_compile=jit_compile,
-    )
-    return fit_on_data(model, data, settings, log_name=log_name)
-
-
 def seconds_per_epoch(
     models: Mapping[str, EncoderDecoderModel],
     images: np.ndarray,
@@ -337,29 +231,11 @@ def seconds_per_epoch(
     rounds: int = 3,
     seed: int = 0,
 ) -> dict[str, dict[str, float]]:
-    """Seconds per training epoch of several compiled models, measured side by side.
+    """Seconds per epoch of ``epoch_images`` images of compiled ``models``, timed side by side.
 
-    Each round trains every model, in turn, for one pass over ``images``, so that a stall of
-    the machine slows all of them alike; a first pass of each (tracing and compiling the
-    training step) is not counted. A pass's time is scaled to an epoch of ``epoch_images``
-    images (the time per step does not depend on which images a batch holds). This trains the
-    models: time fresh copies, not the models you keep.
-
-    Args:
-        models: ``{name: model}``, each compiled (for example by :func:`compile_for_data`).
-        images: The images of one timed pass, ``(n, 784)``: a slice of the training images.
-        epoch_images: How many images an epoch has (``len(data.x_train)``).
-        batch_size: Images per batch, as in training.
-        rounds: Timed passes per model; the medians are returned.
-        seed: Seed of the batches' order.
-
-    Returns:
-        ``{name: {"wall_seconds": median, "cpu_seconds": median}}`` per epoch. CPU-seconds are
-        the process's, summed over its threads (``time.process_time``): they count the work,
-        whatever else the machine is doing, while wall time also counts the waits.
-
-    Raises:
-        ValueError: No models, a model that is not compiled, or ``rounds`` below 1.
+    Each of ``rounds`` rounds trains every model in turn for one pass over ``images`` (so a
+    stall slows all alike), after an untimed first pass that compiles. Returns
+    ``{name: {"wall_seconds": median, "cpu_seconds": median}}``. It trains the models: time copies.
     """
     if not models:
         raise ValueError("models is empty: pass at least one model, e.g. {'VAE': vae}.")
@@ -369,8 +245,7 @@ def seconds_per_epoch(
                 f"{name!r} is not compiled: compile it as for training first "
                 "(labkit.compile_for_data(model, data, settings))."
             )
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be a positive integer. Received: {rounds!r}.")
+    _check_integer("rounds", rounds)
     scale = epoch_images / len(images)
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in models}
     for round_index in range(rounds + 1):  # round 0 traces and compiles

@@ -1,15 +1,6 @@
-"""Interactive widgets: move through the latent space and watch the digit change.
+"""Interactive widgets: move through the latent space and watch the decoded digit change.
 
-:class:`LatentExplorer` and :class:`InterpolationExplorer` serve notebook 05,
-:class:`ConditionalExplorer` (pick the digit, move through the style) notebook 07. All are
-ipywidgets boxes (JupyterLab 4, ipywidgets 8). Their pictures are PNG bytes in
-``ipywidgets.Image`` views, redrawn by the Python callback: decoding one point calls the decoder
-directly (no ``predict`` overhead), and the position marker is drawn with Pillow onto a scatter
-rendered once, so an update takes a few milliseconds.
-
-A saved notebook keeps a picture of each widget twice: in the widget state that JupyterLab and
-nbclient store, and as an ``image/png`` snapshot beside the widget view, which front-ends without
-a kernel or a widget manager (GitHub, nbconvert, nbviewer) show instead.
+A saved notebook also keeps a PNG snapshot of each, for viewers without a kernel (GitHub).
 """
 
 from __future__ import annotations
@@ -97,18 +88,8 @@ def _point_text(point: np.ndarray) -> str:
 
 
 class LatentExplorer(_SnapshotBox):
-    """One slider per latent dimension; shows the decoded digit and where the point lies.
-
-    Args:
-        model: A trained VAE (or autoencoder) from :mod:`labkit.models`.
-        images: Test images ``(n, 784)`` whose codes are drawn as the background scatter.
-        labels: Their digits ``(n,)``, for the scatter's colours.
-        slider_limit: Each slider spans ``[-slider_limit, slider_limit]`` latent units.
-
-    Example:
-        >>> explorer = LatentExplorer(vae, x_test[:2000], y_test[:2000])
-        >>> explorer  # in a notebook cell
-        >>> explorer.set_point([0.5, -1.0])  # or move the sliders
+    """One slider per latent dimension, from ``-slider_limit`` to ``slider_limit``: shows the
+    decoded digit, and the point over the codes of ``images`` ``(n, 784)`` coloured by ``labels``.
     """
 
     def __init__(
@@ -181,12 +162,7 @@ class LatentExplorer(_SnapshotBox):
         return np.array([slider.value for slider in self.sliders], dtype=np.float32)
 
     def set_point(self, point) -> None:
-        """Move the sliders to ``point`` and redraw once.
-
-        Raises:
-            ValueError: ``point`` does not have ``latent_dim`` values, or one lies outside the
-                sliders' range.
-        """
+        """Move the sliders to ``point`` and redraw once; ValueError for a point off the sliders."""
         point = np.asarray(point, dtype=np.float64)
         if point.shape != (latent_size(self.model),):
             raise ValueError(
@@ -211,6 +187,7 @@ class LatentExplorer(_SnapshotBox):
             self.update()
 
     def _position_pixels(self) -> np.ndarray:
+        # The scatter was rendered once; only the marker is drawn anew, in milliseconds.
         picture = Image.fromarray(self._scatter_pixels)
         x, y = self._to_pixels(self.projection(self.point[None, :])[0])
         ImageDraw.Draw(picture).ellipse(
@@ -237,23 +214,8 @@ class LatentExplorer(_SnapshotBox):
 
 
 class ConditionalExplorer(LatentExplorer):
-    """A :class:`LatentExplorer` for a conditional VAE: pick the digit, then move through the
-    style latent; the decoder draws the chosen digit in the style of the current point.
-
-    The scatter shows the test codes, each encoded with its own digit, coloured by that digit.
-
-    Args:
-        model: A trained conditional VAE: its encoder takes ``[images, one-hot labels]`` and its
-            decoder ``[z, one-hot labels]`` (notebook 07).
-        images: Test images ``(n, 784)`` whose codes are drawn as the background scatter.
-        labels: Their digits ``(n,)``: the encoder needs them, and they colour the scatter.
-        digit: The digit drawn first.
-        slider_limit: Each slider spans ``[-slider_limit, slider_limit]`` latent units.
-
-    Example:
-        >>> explorer = ConditionalExplorer(cvae, x_test[:2000], y_test[:2000], digit=7)
-        >>> explorer.set_digit(3)  # or click the digit's button
-    """
+    """A :class:`LatentExplorer` for a conditional VAE: pick the digit (first ``digit``), then
+    move through the style; ``labels`` also go to the encoder."""
 
     def __init__(
         self,
@@ -285,11 +247,7 @@ class ConditionalExplorer(LatentExplorer):
         return int(self.digit_picker.value)
 
     def set_digit(self, digit: int) -> None:
-        """Draw ``digit`` (0 to 9) at the current point.
-
-        Raises:
-            ValueError: ``digit`` is not one of 0 to 9.
-        """
+        """Draw ``digit`` (0 to 9, else ValueError) at the current point."""
         self.digit_picker.value = self._checked_digit(digit)  # the observer redraws
 
     def _encode(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -318,13 +276,8 @@ class ConditionalExplorer(LatentExplorer):
 
 
 class InterpolationExplorer(_SnapshotBox):
-    """Pick two test digits by index and slide between them; one decoding per model, side by side.
-
-    Args:
-        models: ``{name: model}``, for example ``{"autoencoder": ae, "VAE": vae}``.
-        images: The images to pick from, ``(n, 784)``.
-        start_index, end_index: The two digits shown first.
-    """
+    """Slide between two of ``images`` ``(n, 784)``, picked by index (first ``start_index`` and
+    ``end_index``), decoded by each of ``models`` (``{name: model}``) side by side."""
 
     def __init__(
         self,
@@ -361,11 +314,7 @@ class InterpolationExplorer(_SnapshotBox):
         self.set_pair(start_index, end_index)
 
     def set_pair(self, start_index: int, end_index: int) -> None:
-        """Choose the two digits to interpolate between.
-
-        Raises:
-            ValueError: An index is outside ``0 .. len(images) - 1``.
-        """
+        """Slide between ``images[start_index]`` and ``images[end_index]`` (else ValueError)."""
         last = len(self.images) - 1
         for name, index in (("start_index", start_index), ("end_index", end_index)):
             if not 0 <= index <= last:
@@ -385,10 +334,7 @@ class InterpolationExplorer(_SnapshotBox):
         self.update()
 
     def decoded(self, mix: float | None = None) -> dict[str, np.ndarray]:
-        """Each model's decoding of the point at ``t`` along the line, shape ``(784,)``.
-
-        ``t`` is the slider's unless ``mix`` is given.
-        """
+        """Each model's decoding ``(784,)`` at ``t = mix`` on the line (default: the slider's)."""
         mix = self.mix_slider.value if mix is None else mix
         return {
             name: _decode_one(model, (1 - mix) * self._codes[name][0] + mix * self._codes[name][1])

@@ -7,9 +7,9 @@ cannot drift:
 * a code cell with ``### BEGIN SOLUTION`` is a **solution** cell: the student writes it; a
   Markdown cell with ``<!-- BEGIN SOLUTION -->`` is one too (for nbgrader a manually graded
   answer worth 0 points: the rubric's items score it in ``labkit grade``);
-* the code cell that calls ``labkit.check_exercise("NAME", ...)`` (or ``labkit.report_check``)
-  is the **grade** cell of the rubric item whose check is ``exercise_passed`` for ``NAME``:
-  locked, worth that item's points;
+* the code cell that calls ``labkit.check_exercise("NAME", ...)`` (or
+  ``labkit.reporting.report_check``) is the **grade** cell of the rubric item whose check is
+  ``exercise_passed`` for ``NAME``: locked, worth that item's points;
 * every other cell is **locked** (read-only), the ``labkit.report_results`` cell among them
   (``grade_id`` ``"results"``).
 
@@ -131,7 +131,7 @@ def tag_cells(notebook: dict, rubric: Rubric, name: str = "notebook") -> int:
     if unchecked:
         raise ValueError(
             f"{name}: {rubric.lab}'s rubric grades exercise(s) {', '.join(unchecked)}, but no "
-            "cell calls labkit.check_exercise (or labkit.report_check) with that name."
+            "cell calls labkit.check_exercise (or labkit.reporting.report_check) with that name."
         )
     # The lab's name travels with the notebook, so that a renamed submission is still graded
     # against this rubric (labkit_instructor.grading reads it).

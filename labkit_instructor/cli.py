@@ -37,6 +37,35 @@ if TYPE_CHECKING:
 # The name labkit.config.DATA_DIR_ENV gives it (tests check they agree); spelt out so that
 # building the parser does not start TensorFlow.
 DATA_DIR_ENV = "LABKIT_DATA_DIR"
+# labkit.data's words for where MNIST may be (a test checks the messages agree).
+MNIST_SOURCES = "a folder holding the four MNIST IDX files (raw or .gz) or Keras's mnist.npz"
+
+
+def _check_data_path(given: Path | None) -> None:
+    """Stop at once when the MNIST path of ``--data-dir`` (``given``) or ``LABKIT_DATA_DIR``
+    does not exist or is one IDX file, with labkit.data's message: labkit.data would say so only
+    once TensorFlow has started, seconds later. Other problems are left to labkit.data."""
+    from labkit_instructor.services import MNIST_NAMES
+
+    named = "--data-dir" if given is not None else DATA_DIR_ENV
+    value = str(given) if given is not None else os.environ.get(DATA_DIR_ENV, "").strip()
+    if not value:
+        return
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"MNIST not found: {path} does not exist. Set {named} to {MNIST_SOURCES}, or leave "
+            f"{named} out to load MNIST through keras.datasets.mnist."
+        )
+    if path.is_file():
+        with path.open("rb") as stream:
+            head = stream.read(4)  # gzip's magic number, or an IDX file's
+        idx_names = {name + suffix for name in MNIST_NAMES[1:] for suffix in ("", ".gz")}
+        if path.name in idx_names or head[:2] == b"\x1f\x8b" or head[:3] == b"\0\0\x08":
+            raise ValueError(
+                f"{path} is one MNIST IDX file, not a folder: set {named} to the folder that "
+                f"holds the four IDX files, {path.parent}."
+            )
 
 
 def _print_table(rows: Sequence[tuple[str, str]]) -> None:
@@ -55,18 +84,12 @@ def check_environment(settings: LabSettings) -> None:
     import numpy as np
 
     from labkit.backend import runtime_summary
-    from labkit.data import keras_cache_file, load_mnist
+    from labkit.data import load_mnist
 
     print("Environment")
     _print_table(list(runtime_summary().items()))
     print("Settings")
-    cache_file = keras_cache_file()
-    if settings.data_dir:
-        source, verified = str(settings.data_dir), True
-    elif cache_file.is_file():
-        source, verified = f"{cache_file} (Keras's cache)", True
-    else:
-        source, verified = "keras.datasets.mnist (download)", False
+    source = str(settings.data_dir or "Keras's cache, else its download (keras.utils.get_file)")
     _print_table(
         [
             ("mode", settings.mode),
@@ -78,7 +101,7 @@ def check_environment(settings: LabSettings) -> None:
     started = time.perf_counter()
     (x_train, y_train), (x_test, y_test) = load_mnist(settings.data_dir, limit=settings.limit)
     seconds = time.perf_counter() - started
-    print("MNIST (checksums verified)" if verified else "MNIST")
+    print("MNIST (checksums verified)")
     _print_table(
         [
             (
@@ -153,16 +176,19 @@ def _check_kernel_data() -> None:
     """Stop before grading when the kernels would find no MNIST: every notebook would fail."""
     from labkit_instructor.grading import _data_for_kernel  # imports labkit: --execute only
 
-    data = _data_for_kernel()
+    try:
+        data, why = _data_for_kernel(), ""
+    except RuntimeError as err:  # MnistDataError: no mnist.npz in Keras's cache, no download
+        data, why = {}, f", and the download failed ({err.__cause__ or err})"
     missing = [str(path) for path in data.values() if not path.exists()]
     if data and not missing:
         return
     found = f"{DATA_DIR_ENV} names {missing[0]}, which does not exist" if missing else ""
-    found = found or f"{DATA_DIR_ENV} is not set and Keras's cache has no mnist.npz"
+    found = found or f"{DATA_DIR_ENV} is not set and Keras's cache has no mnist.npz{why}"
     raise ValueError(
         f"--execute runs the students' notebooks, which load MNIST, but {found}. Set "
         f"{DATA_DIR_ENV} (or pass --data-dir PATH) to a folder of the MNIST files or an "
-        "mnist.npz, or run `labkit check` once to fill Keras's cache. Nothing was graded."
+        "mnist.npz, or run `labkit check` once online to fill Keras's cache. Nothing was graded."
     )
 
 
@@ -172,6 +198,19 @@ def _command_grade(arguments: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("labkit grade: interrupted.", file=sys.stderr)
         return 130
+
+
+def _warn_of_quick_mode() -> None:
+    """Quick mode reaches the graded kernels, whose results the rubric judges by full mode's."""
+    from labkit.config import QUICK_ENV, load_settings  # --execute imports labkit anyway
+
+    if load_settings().quick:
+        print(
+            f"labkit grade: warning: {QUICK_ENV} is set: the notebooks run in quick mode (a "
+            "subset of MNIST, 2 epochs), but the rubric's result thresholds are for full mode. "
+            f"Unset {QUICK_ENV} to grade for marks.",
+            file=sys.stderr,
+        )
 
 
 def _grade(arguments: argparse.Namespace) -> int:
@@ -192,6 +231,7 @@ def _grade(arguments: argparse.Namespace) -> int:
 
         sandbox = check_sandbox()
     if arguments.execute:
+        _warn_of_quick_mode()
         _check_kernel_data()
     grader = Grader(
         load_rubrics(arguments.rubric),
@@ -390,8 +430,8 @@ def add_instructor_commands(commands, data_dir_option: argparse.ArgumentParser) 
         "--csv",
         type=Path,
         metavar="FILE",
-        help="write a row per notebook as it finishes: student_id, one column per rubric item, "
-        "total, max, percent",
+        help="write a row per notebook as it finishes: student_id, notebook, lab, status, one "
+        "column per rubric item, total, max, percent, seconds, notes",
     )
     grade.add_argument(
         "--resume",
@@ -592,10 +632,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``labkit`` command; returns the exit status."""
     _tolerate_narrow_consoles()
     arguments = build_parser().parse_args(argv)
-    if getattr(arguments, "data_dir", None) is not None:
-        # Through the environment, so that the notebooks' kernels read the same folder.
-        os.environ[DATA_DIR_ENV] = str(arguments.data_dir.expanduser().resolve())
     try:
+        if arguments.command in ("check", "run"):  # seconds before labkit.data would say so
+            _check_data_path(arguments.data_dir)
+        if getattr(arguments, "data_dir", None) is not None:
+            # Through the environment, so that the notebooks' kernels read the same folder.
+            os.environ[DATA_DIR_ENV] = str(arguments.data_dir.expanduser().resolve())
         return arguments.handler(arguments)
     except (ValueError, OSError, RuntimeError) as err:  # MnistDataError is a RuntimeError
         print(f"labkit {arguments.command}: error: {err}", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 Each lab has a rubric (``rubrics.json``): items worth points, each checked against what the
 student's notebook stores (outputs, figures, the numbers of ``labkit.report_results``, the
-exercise outcomes of ``labkit.report_check``, the text of the Observations and Result sections).
+exercise outcomes of ``labkit.reporting.report_check``, the text of the Observations and
+Result sections).
 An item earns all its points or none, with a line of feedback that says why.
 
 The grader trusts only the lab's own cells. It matches the student's notebook against the
@@ -569,15 +570,17 @@ def _cells_read(template: LabTemplate, item: RubricItem, reads: str) -> list[str
 
 
 def _data_for_kernel() -> dict[str, Path]:
-    """The MNIST files a sandboxed kernel may read, as ``{LABKIT_DATA_DIR: path}``."""
-    from labkit.config import DATA_DIR_ENV
-    from labkit.data import keras_cache_file
+    """The MNIST path a sandboxed (offline) kernel may read, as ``{LABKIT_DATA_DIR: path}``:
+    the variable's, else Keras's cached mnist.npz, downloaded here if need be.
 
-    configured = os.environ.get(DATA_DIR_ENV)
-    if configured:
-        return {DATA_DIR_ENV: Path(configured).expanduser().resolve()}
-    cached = keras_cache_file()
-    return {DATA_DIR_ENV: cached.resolve()} if cached.is_file() else {}
+    Raises MnistDataError when there is no cached file and the download fails.
+    """
+    from labkit.config import DATA_DIR_ENV
+    from labkit.data import keras_mnist_file
+
+    configured = os.environ.get(DATA_DIR_ENV, "").strip()
+    path = Path(configured).expanduser() if configured else keras_mnist_file()
+    return {DATA_DIR_ENV: path.resolve()}
 
 
 def grade_notebook(

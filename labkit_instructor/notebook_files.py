@@ -2,7 +2,8 @@
 
 Students' notebooks may be damaged in any way, so every reader here accepts any JSON and
 reports what it cannot use. The MIME types are the contract with ``labkit.report_results`` and
-``labkit.report_check``, which write them (a test checks that both packages spell them alike).
+``labkit.reporting.report_check``, which write them (a test checks that both packages spell
+them alike).
 """
 
 from __future__ import annotations

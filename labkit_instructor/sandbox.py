@@ -31,7 +31,7 @@ As root, the Python environment and the MNIST folder must be readable by other u
 
 Where bubblewrap is missing or cannot create namespaces (macOS, Windows, some containers),
 :func:`check_sandbox` raises :class:`SandboxUnavailable`, whose message says how to get one; the
-README shows how to grade inside a Docker or Podman container instead.
+docs/instructors.md shows how to grade inside a Docker or Podman container instead.
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ def _how_to_get_one(reason: str) -> str:
         f"labkit grade --execute runs students' code in a sandbox, and {reason} "
         "On Debian or Ubuntu: sudo apt-get install bubblewrap (Fedora: sudo dnf install "
         "bubblewrap; `make test` installs it too). On macOS or Windows, grade inside a Docker or "
-        "Podman container (README: 'Grading on macOS or Windows'). To run students' code with "
-        "your own rights anyway, pass --no-sandbox."
+        "Podman container (docs/instructors.md: 'Grading on macOS or Windows'). To run students' "
+        "code with your own rights anyway, pass --no-sandbox."
     )
 
 

@@ -236,10 +236,10 @@ def _measure(spec: Mapping, sent: object, data) -> float:
     encoder, decoder = (_rebuild(sent.get(part)) for part in ("encoder", "decoder"))
     _is_the_labs(spec, encoder, decoder)
     if spec["measure"] == "reconstruction_mse":
-        model = labkit.Autoencoder(encoder, decoder)
+        model = labkit.models.Autoencoder(encoder, decoder)
         return labkit.evaluate_autoencoder(model, data.x_test)["reconstruction_mse"]
     conditional = len(encoder.inputs) == 2
-    model = (labkit.ConditionalVAE if conditional else labkit.VAE)(encoder, decoder)
+    model = (labkit.models.ConditionalVAE if conditional else labkit.VAE)(encoder, decoder)
     model.compile()
     labels = data.y_test if conditional else None
     measures = labkit.evaluate_vae(

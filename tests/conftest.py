@@ -10,15 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labkit.data import MNIST_FILES, idx_content
+from labkit.data import MNIST_FILES
 
 
-def write_idx_folder(folder: Path, images_and_labels: dict[str, np.ndarray]) -> Path:
-    """Write MNIST arrays (uint8, keyed as ``labkit.MNIST_FILES``) as the four ``.gz`` files."""
+def write_idx_folder(folder: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write MNIST's uint8 arrays (keyed x_train, y_train, x_test, y_test, as in Keras's
+    mnist.npz) as the four ``.gz`` IDX files: magic number and sizes, big-endian, then bytes."""
     folder.mkdir(parents=True, exist_ok=True)
     for key, spec in MNIST_FILES.items():
-        content = idx_content(images_and_labels[key], spec)
-        (folder / f"{spec.name}.gz").write_bytes(gzip.compress(content, mtime=0))
+        array = np.ascontiguousarray(arrays[key], dtype=np.uint8)
+        header = b"".join(size.to_bytes(4, "big") for size in (spec.magic, *array.shape))
+        (folder / f"{spec.name}.gz").write_bytes(
+            gzip.compress(header + array.tobytes(), compresslevel=1, mtime=0)
+        )
     return folder
 
 
@@ -29,11 +33,11 @@ def idx_folder_from_the_kit(folder: Path) -> Path:
 
     try:
         (x_train, y_train), (x_test, y_test) = labkit.load_mnist(flatten=False)
-    except labkit.MnistDataError as err:
+    except labkit.data.MnistDataError as err:
         pytest.fail(f"The tests need MNIST: set LABKIT_DATA_DIR to a folder of its files. {err}")
-    pixels = {"train_images": x_train, "test_images": x_test}
+    pixels = {"x_train": x_train, "x_test": x_test}
     arrays = {key: np.rint(images * 255).astype(np.uint8) for key, images in pixels.items()}
-    return write_idx_folder(folder, {**arrays, "train_labels": y_train, "test_labels": y_test})
+    return write_idx_folder(folder, {**arrays, "y_train": y_train, "y_test": y_test})
 
 
 @pytest.fixture(scope="session")
@@ -58,10 +62,11 @@ def mnist_dir(tmp_path_factory) -> Path:
 def mnist_subset(mnist_dir):
     """6,000 training images split 5,000/1,000 into train and validation, and 2,000 test images."""
     import labkit
+    from labkit.data import train_validation_split
 
     (x_train, y_train), _ = labkit.load_mnist(mnist_dir, limit=6_000)
     (_, _), (x_test, y_test) = labkit.load_mnist(mnist_dir, limit=2_000)
-    (x_train, y_train), (x_val, y_val) = labkit.train_validation_split(
+    (x_train, y_train), (x_val, y_val) = train_validation_split(
         x_train, y_train, validation_size=1_000, seed=0
     )
     return {
@@ -99,8 +104,10 @@ def conditional_vae(mnist_subset):
     import labkit
 
     labkit.seed_everything(0)
-    cvae = labkit.build_conditional_vae(pixel_means=mnist_subset["x_train"].mean(axis=0), seed=0)
-    labkit.compile_for_training(cvae, num_epochs=2, steps_per_epoch=20)
+    cvae = labkit.models.build_conditional_vae(
+        pixel_means=mnist_subset["x_train"].mean(axis=0), seed=0
+    )
+    labkit.training.compile_for_training(cvae, num_epochs=2, steps_per_epoch=20)
     history = cvae.fit(
         labkit.image_batches(
             mnist_subset["x_train"], 250, shuffle_seed=0, labels=mnist_subset["y_train"]
@@ -124,8 +131,8 @@ def make_idx_folder_from_the_kit():
 @pytest.fixture(scope="session")
 def sandbox() -> str:
     """The ``bwrap`` of ``labkit grade --execute``: `make test` installs it on Linux, and these
-    tests run in it for real there (CI). Elsewhere bubblewrap does not exist; the README's
-    container route replaces it."""
+    tests run in it for real there (CI). Elsewhere bubblewrap does not exist; the container
+    route of docs/instructors.md replaces it."""
     if not sys.platform.startswith("linux"):
         pytest.skip("bubblewrap, the grader's sandbox, exists only on Linux")
     from labkit_instructor.sandbox import check_sandbox

@@ -34,22 +34,16 @@ def _draws() -> dict[str, np.ndarray]:
     }
 
 
-def test_same_seed_same_draws():
+def test_same_seed_same_draws_and_another_seed_other_draws():
     labkit.seed_everything(7)
     first = _draws()
     labkit.seed_everything(7)
     second = _draws()
+    labkit.seed_everything(8)
+    other = _draws()
     for source in first:
         np.testing.assert_array_equal(first[source], second[source], err_msg=source)
-
-
-def test_different_seed_different_draws():
-    labkit.seed_everything(7)
-    first = _draws()
-    labkit.seed_everything(8)
-    second = _draws()
-    for source in first:
-        assert not np.array_equal(first[source], second[source]), source
+        assert not np.array_equal(first[source], other[source]), source
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "42", True])
@@ -77,25 +71,27 @@ def test_cpu_count_without_sched_getaffinity(monkeypatch):
     assert labkit.runtime_summary()["devices"] == "CPU only (6 cores)"
 
 
-def test_cpu_count_prefers_process_cpu_count(monkeypatch):
-    # Python 3.13+ on any platform: the count this process may use.
-    monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    assert usable_cpu_count() == 3
-
-
-def test_cpu_count_uses_affinity_on_linux_before_313(monkeypatch):
-    monkeypatch.delattr(os, "process_cpu_count", raising=False)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 5}, raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    assert usable_cpu_count() == 3
-
-
-def test_cpu_count_is_at_least_one(monkeypatch):
-    monkeypatch.delattr(os, "process_cpu_count", raising=False)
-    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: None)  # "undetermined", as the docs allow
-    assert usable_cpu_count() == 1
+@pytest.mark.parametrize(
+    "process_cpu_count, sched_getaffinity, cpu_count, expected",
+    [
+        (lambda: 3, lambda pid: set(range(5)), lambda: 64, 3),  # Python 3.13+: preferred
+        (None, lambda pid: {0, 1, 5}, lambda: 64, 3),  # Linux before 3.13
+        (None, None, lambda: None, 1),  # "undetermined", as the docs allow: at least one
+    ],
+)
+def test_cpu_count_is_what_this_process_may_use(
+    monkeypatch, process_cpu_count, sched_getaffinity, cpu_count, expected
+):
+    for name, function in [
+        ("process_cpu_count", process_cpu_count),
+        ("sched_getaffinity", sched_getaffinity),
+    ]:
+        if function is None:
+            monkeypatch.delattr(os, name, raising=False)
+        else:
+            monkeypatch.setattr(os, name, function, raising=False)
+    monkeypatch.setattr(os, "cpu_count", cpu_count)
+    assert usable_cpu_count() == expected
 
 
 def test_labkit_check_without_sched_getaffinity(mnist_dir, monkeypatch, capsys):

@@ -240,7 +240,7 @@ def test_the_instructor_answer_passes(seed, hidden):
 
 
 def test_the_kit_reference_passes():
-    assert check_exercise("conditional_inputs", labkit.ConditionalVAE, seed=3).passed
+    assert check_exercise("conditional_inputs", labkit.models.ConditionalVAE, seed=3).passed
 
 
 def test_the_unsolved_stub_fails_with_not_written_yet():

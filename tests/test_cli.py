@@ -27,12 +27,51 @@ def test_check_loads_and_verifies_mnist(mnist_dir, monkeypatch, capsys):
     assert "mode" in printed and "quick" in printed
 
 
-def test_check_reports_a_bad_data_folder_and_exits_2(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("LABKIT_DATA_DIR", str(tmp_path / "missing"))
-    assert main(["check"]) == 2
+@pytest.mark.parametrize("given", ["missing folder", "missing npz", "IDX file", "renamed IDX file"])
+def test_a_bad_data_path_exits_2_with_the_loaders_message(
+    given, mnist_dir, tmp_path, monkeypatch, capsys
+):
+    import labkit
+
+    path = {"missing folder": tmp_path / "missing", "missing npz": tmp_path / "mnist.npz"}
+    path["IDX file"] = mnist_dir / "train-images-idx3-ubyte.gz"
+    path["renamed IDX file"] = tmp_path / "digits.bin"  # known by its gzip magic number
+    shutil.copyfile(path["IDX file"], path["renamed IDX file"])
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(path[given]))
+    assert main(["check"]) == 2  # stopped by the command's own check, before TensorFlow
     error = capsys.readouterr().err
-    assert "labkit check: error: MNIST folder not found" in error
-    assert str(tmp_path / "missing") in error
+    with pytest.raises(labkit.data.MnistDataError) as caught:
+        labkit.load_mnist()
+    assert error == f"labkit check: error: {caught.value}\n"
+    assert str(path[given]) in error and "LABKIT_DATA_DIR" in error
+
+
+def test_a_bad_data_path_stops_the_command_before_tensorflow_starts(mnist_dir, tmp_path):
+    typo, one_idx_file = tmp_path / "mnsit", mnist_dir / "t10k-labels-idx1-ubyte.gz"
+    code = (
+        "import os, sys, time\n"
+        "from labkit_instructor.cli import main\n"
+        "started = time.perf_counter()\n"
+        f"statuses = [main(['check', '--data-dir', {str(typo)!r}]),\n"
+        f"            main(['run', '--data-dir', {str(one_idx_file)!r}])]\n"
+        f"os.environ['LABKIT_DATA_DIR'] = {str(typo)!r}\n"
+        "statuses.append(main(['run']))\n"
+        "print(statuses, 'tensorflow' in sys.modules, round(time.perf_counter() - started, 2))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    statuses, tensorflow_started, seconds = run.stdout.rsplit(maxsplit=2)
+    assert (statuses, tensorflow_started) == ("[2, 2, 2]", "False"), run.stderr
+    assert float(seconds) < 3  # TensorFlow alone takes longer to start
+    assert run.stderr.splitlines() == [
+        f"labkit check: error: MNIST not found: {typo} does not exist. Set --data-dir to a "
+        "folder holding the four MNIST IDX files (raw or .gz) or Keras's mnist.npz, or leave "
+        "--data-dir out to load MNIST through keras.datasets.mnist.",
+        f"labkit run: error: {one_idx_file} is one MNIST IDX file, not a folder: set --data-dir "
+        f"to the folder that holds the four IDX files, {mnist_dir}.",
+        f"labkit run: error: MNIST not found: {typo} does not exist. Set LABKIT_DATA_DIR to a "
+        "folder holding the four MNIST IDX files (raw or .gz) or Keras's mnist.npz, or leave "
+        "LABKIT_DATA_DIR out to load MNIST through keras.datasets.mnist.",
+    ]
 
 
 def test_bad_quick_flag_exits_2(monkeypatch, capsys):
@@ -130,7 +169,7 @@ def test_a_narrow_console_encoding_does_not_crash_the_cli(tmp_path):
     )
     error = result.stderr.decode("cp1252")
     assert result.returncode == 2, error
-    assert "MNIST folder not found" in error and "UnicodeEncodeError" not in error
+    assert "MNIST not found" in error and "UnicodeEncodeError" not in error
     assert "donn\xe9es \\u2264 2\\u03c0" in error  # é is in cp1252; ≤ and π are escaped
 
 
@@ -206,3 +245,31 @@ def test_run_quick_is_quick_mode_for_the_run_and_its_kernels(tmp_path, monkeypat
     assert main(["run", str(tmp_path), "--quick", "--update-notebooks"]) == 2
     assert "needs a full run" in capsys.readouterr().err
     assert os.environ["LABKIT_QUICK"] == "1"  # inherited by the notebooks' kernels
+
+
+def test_execute_offline_without_mnist_says_why_and_grades_nothing(monkeypatch, capsys):
+    import keras
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- offline")
+
+    monkeypatch.delenv("LABKIT_DATA_DIR", raising=False)
+    monkeypatch.setattr(keras.utils, "get_file", offline)  # no cached mnist.npz, no network
+    notebook = str(NOTEBOOK_DIR / "01_setup_and_data.ipynb")
+    assert main(["grade", notebook, "--execute", "--no-sandbox"]) == 2
+    error = capsys.readouterr().err
+    assert (
+        "LABKIT_DATA_DIR is not set and Keras's cache has no mnist.npz, and the download " in error
+    )
+    assert "failed (URL fetch failure on" in error and "Nothing was graded." in error
+
+
+@pytest.mark.parametrize("quick", ["1", "0"])
+def test_grading_in_quick_mode_is_warned_of(quick, monkeypatch, capsys):
+    # The graded kernels inherit LABKIT_QUICK; the rubric's result thresholds are full mode's.
+    from labkit_instructor.cli import _warn_of_quick_mode
+
+    monkeypatch.setenv("LABKIT_QUICK", quick)
+    _warn_of_quick_mode()
+    warned = "LABKIT_QUICK is set: the notebooks run in quick mode" in capsys.readouterr().err
+    assert warned == (quick == "1")

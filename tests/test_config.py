@@ -19,18 +19,15 @@ from labkit.config import (
 )
 
 
-def test_full_settings_by_default():
+def test_full_settings_by_default_and_quick_mode_on_request():
     settings = load_settings({})
     assert not settings.quick and settings.mode == "full"
     assert settings.num_epochs == FULL_NUM_EPOCHS == 10
     assert settings.limit is None and settings.data_dir is None
-
-
-def test_quick_mode():
-    settings = load_settings({"LABKIT_QUICK": "1"})
-    assert settings.quick and settings.mode == "quick"
-    assert settings.num_epochs == QUICK_NUM_EPOCHS < FULL_NUM_EPOCHS
-    assert settings.limit == QUICK_LIMIT
+    quick = load_settings({"LABKIT_QUICK": "1"})
+    assert quick.quick and quick.mode == "quick"
+    assert quick.num_epochs == QUICK_NUM_EPOCHS < FULL_NUM_EPOCHS
+    assert quick.limit == QUICK_LIMIT
 
 
 @pytest.mark.parametrize(
@@ -61,25 +58,22 @@ def test_data_dir(tmp_path):
     assert load_settings({"LABKIT_DATA_DIR": "~/mnist"}).data_dir == Path.home() / "mnist"
 
 
-def test_notebook_parameters_win_over_the_mode():
+def test_notebook_parameters_win_over_the_mode_and_none_keeps_it():
     settings = load_settings({"LABKIT_QUICK": "1"}, num_epochs=1, seed=7, batch_size=64)
     assert (settings.num_epochs, settings.seed, settings.batch_size) == (1, 7, 64)
     assert settings.quick and settings.limit == QUICK_LIMIT  # the subset still follows the mode
-
-
-def test_parameters_left_at_none_keep_the_mode_and_seed_zero_is_allowed():
-    settings = load_settings({}, num_epochs=None, seed=0)
+    settings = load_settings({}, num_epochs=None, seed=0)  # seed 0 is allowed
     assert settings.num_epochs == FULL_NUM_EPOCHS and settings.seed == 0
 
 
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"num_epochs": 0}, "num_epochs must be an integer of at least 1"),
+        ({"num_epochs": 0}, "num_epochs must be a positive integer. Received: num_epochs=0."),
         ({"num_epochs": 2.5}, "Received: num_epochs=2.5"),
-        ({"seed": -1}, "seed must be an integer of at least 0"),
-        ({"batch_size": True}, "batch_size must be an integer"),
-        ({"seed": "7"}, "Received: seed='7'"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"batch_size": True}, "batch_size must be a positive integer"),
+        ({"seed": "7"}, "Received: seed='7'. Pass None for the kit's setting; in a notebook, set"),
     ],
 )
 def test_bad_parameters_are_refused(overrides, message):

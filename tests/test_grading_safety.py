@@ -2,8 +2,8 @@
 
 A tiny lab of its own (its instructor notebook, rubric and release) keeps these tests fast: its
 kernels need no TensorFlow. Its check and Result cells store the same records as
-``labkit.report_check`` and ``labkit.report_results``. Each bad submission is a test: it is
-graded or reported on its own row, the batch goes on, and no student file changes.
+``labkit.reporting.report_check`` and ``labkit.report_results``. Each bad submission is a test:
+it is graded or reported on its own row, the batch goes on, and no student file changes.
 """
 
 from __future__ import annotations

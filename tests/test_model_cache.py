@@ -218,3 +218,19 @@ def test_the_fingerprint_needs_a_compiled_model(small):
     data, settings = small
     with pytest.raises(ValueError, match="is not compiled; compile it first"):
         model_fingerprint(_fresh_vae(data), data, settings)
+
+
+def test_the_key_reads_the_kit_s_code_but_not_its_docstrings_or_comments(tmp_path):
+    # Editing a docstring or a comment of labkit/models.py keeps every cached model; editing a
+    # line of code trains them again.
+    def digest(source: str) -> bytes:
+        path = tmp_path / "module.py"
+        path.write_text(source, encoding="utf-8")
+        return model_cache._code_without_docstrings(types.SimpleNamespace(__file__=str(path)))
+
+    code = '"""A module."""\n\n\ndef f(x):\n    """Twice x."""\n    return 2 * x  # doubled\n'
+    reworded = '"""Other."""\n\n\ndef f(x):\n    """Two times x."""\n    return 2 * x\n'
+    changed = '"""A module."""\n\n\ndef f(x):\n    """Twice x."""\n    return 3 * x  # doubled\n'
+    assert digest(code) == digest(reworded)
+    assert digest(code) != digest(changed)
+    assert digest('def g():\n    """Only a docstring."""\n') != digest("def g():\n    return 1\n")

@@ -130,7 +130,7 @@ def test_beta_weights_the_kl_term(mnist_subset):
 def _one_epoch(images: np.ndarray, seed: int) -> tuple[dict, list[np.ndarray]]:
     labkit.seed_everything(seed)
     vae = labkit.build_vae(pixel_means=images.mean(axis=0))
-    labkit.compile_for_training(vae, num_epochs=1, steps_per_epoch=16)  # with XLA
+    labkit.training.compile_for_training(vae, num_epochs=1, steps_per_epoch=16)  # with XLA
     history = vae.fit(images, epochs=1, batch_size=128, verbose=0).history
     return history, [keras.ops.convert_to_numpy(weight) for weight in vae.weights]
 
@@ -291,7 +291,7 @@ def test_summed_cross_entropy_is_kerass_mean_times_the_pixels():
 
 
 def test_conditional_vae_has_the_labs_counts_plus_the_label():
-    cvae = labkit.build_conditional_vae()
+    cvae = labkit.models.build_conditional_vae()
     vae = labkit.build_vae()
     assert cvae.encoder.count_params() == 409_092 == vae.encoder.count_params() + 10 * 512
     assert cvae.decoder.count_params() == 408_848 == vae.decoder.count_params() + 10 * 512
@@ -333,4 +333,4 @@ def test_conditional_vae_trains_on_the_conditional_elbo(conditional_vae, mnist_s
 
 def test_conditional_vae_refuses_a_one_class_label():
     with pytest.raises(ValueError, match="num_classes must be an integer of at least 2"):
-        labkit.build_conditional_vae(num_classes=1)
+        labkit.models.build_conditional_vae(num_classes=1)

@@ -22,11 +22,23 @@ import labkit_instructor
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\b.*\n?", re.MULTILINE)
-# Each lab: its wrong answer (a text replaced in the instructor's solution) and the exercises
-# that answer fails.
+# Each lab: its wrong answer (a text replaced in the instructor's solution), the exercises that
+# answer fails, and the submissions autograded. Lab 01 has all three; Lab 03 only the wrong one,
+# which earns the points of the parts it gets right and none of the part it gets wrong (each
+# autograded copy of Lab 03 trains its model: about 15 seconds).
 LABS = {
-    "01_setup_and_data": ("(images >= threshold)", "(images > threshold)", {"binarize"}),
-    "03_vae": ("ops.exp(0.5 * z_log_var) * epsilon", "ops.exp(z_log_var) * epsilon", {"sampling"}),
+    "01_setup_and_data": (
+        "(images >= threshold)",
+        "(images > threshold)",
+        {"binarize"},
+        ("solved", "wrong", "unsolved"),
+    ),
+    "03_vae": (
+        "ops.exp(0.5 * z_log_var) * epsilon",
+        "ops.exp(z_log_var) * epsilon",
+        {"sampling"},
+        ("wrong",),
+    ),
 }
 
 
@@ -49,7 +61,7 @@ def _student_copy(released: dict, source: dict, replace: tuple[str, str] | None)
 @pytest.fixture(scope="module", params=list(LABS))
 def gradebook(request, tmp_path_factory, mnist_dir):
     lab = request.param
-    correct, wrong, _ = LABS[lab]
+    correct, wrong, _, submitted = LABS[lab]
     notebook_path = NOTEBOOK_DIR / f"{lab}.ipynb"
     course = tmp_path_factory.mktemp("course")
     (course / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 300\n")
@@ -64,7 +76,8 @@ def gradebook(request, tmp_path_factory, mnist_dir):
     released = json.loads(released_path.read_text(encoding="utf-8"))
     source = json.loads(notebook_path.read_text(encoding="utf-8"))
     assert correct in "".join("".join(cell["source"]) for cell in source["cells"])
-    students = {"solved": (correct, correct), "wrong": (correct, wrong), "unsolved": None}
+    replacements = {"solved": (correct, correct), "wrong": (correct, wrong), "unsolved": None}
+    students = {student: replacements[student] for student in submitted}
     for student, replace in students.items():
         folder = course / "submitted" / student / "lab"
         folder.mkdir(parents=True)
@@ -97,7 +110,7 @@ def gradebook(request, tmp_path_factory, mnist_dir):
 
 def test_generate_assignment_hides_solutions_and_hidden_tests(gradebook):
     released = gradebook["released"]
-    correct, _, _ = LABS[gradebook["lab"]]
+    correct, _, _, _ = LABS[gradebook["lab"]]
     assert "NotImplementedError" in released and "YOUR ANSWER HERE" in released
     assert correct not in released
     assert "HIDDEN TESTS" not in released and "the grader's copy runs them" not in released
@@ -106,7 +119,7 @@ def test_generate_assignment_hides_solutions_and_hidden_tests(gradebook):
 def test_autograde_scores_each_graded_part_as_the_rubric_and_labkit_grade_do(gradebook):
     rubric = labkit_instructor.load_rubrics()[gradebook["lab"]]
     points = {item.id: item.points for item in rubric.items if item.check == "exercise_passed"}
-    _, _, failed = LABS[gradebook["lab"]]
+    _, _, failed, _ = LABS[gradebook["lab"]]
     expected = {
         "solved": points,
         "unsolved": dict.fromkeys(points, 0),

@@ -278,8 +278,8 @@ def test_lab_07s_written_out_conditional_vae_is_labkits_reference():
     for cell in model_cells:
         exec(cell.source.replace(".summary()", ".count_params()"), namespace)
     cvae = namespace["cvae"]
-    assert type(cvae) is not labkit.ConditionalVAE
-    reference = labkit.build_conditional_vae(
+    assert type(cvae) is not labkit.models.ConditionalVAE
+    reference = labkit.models.build_conditional_vae(
         latent_dim=namespace["LATENT_DIM"], hidden_dims=(namespace["INTERMEDIATE_DIM"],)
     )
     assert cvae.encoder.count_params() == reference.encoder.count_params() == 409_092
@@ -299,7 +299,7 @@ def test_the_vae_lab_03_trains_is_the_one_labs_04_and_05_load(mnist_subset, tmp_
     training labkit's copy instead gives the same model: the cache hands on the same thing."""
     import dataclasses
 
-    data = labkit.LabData(**{name: mnist_subset[name][:1_000] for name in mnist_subset})
+    data = labkit.data.LabData(**{name: mnist_subset[name][:1_000] for name in mnist_subset})
     settings = dataclasses.replace(
         labkit.load_settings({"LABKIT_QUICK": "1"}, seed=3),
         num_epochs=2,

@@ -69,12 +69,31 @@ def _applies(requirement: Requirement, environment: dict[str, str] | None) -> bo
 
 
 def _direct_requirements(*extras: str) -> list[Requirement]:
-    """pyproject.toml's ``dependencies`` and the named optional-dependencies, parsed."""
+    """pyproject.toml's ``dependencies`` and the named optional-dependencies, parsed; an extra
+    that names the kit's own extras (``vae-lab-kit[instructor]``) brings in theirs."""
     project = _pyproject()["project"]
     lines = [*project["dependencies"]]
-    for extra in extras:
-        lines += project["optional-dependencies"][extra]
+    extras = list(extras)
+    while extras:
+        for line in project["optional-dependencies"][extras.pop()]:
+            requirement = Requirement(line)
+            if requirement.name == project["name"]:
+                extras += requirement.extras
+            else:
+                lines.append(line)
     return [Requirement(line) for line in lines]
+
+
+def test_the_three_installs_are_nested_and_the_student_one_is_lean():
+    # `pip install .` (a student), `.[instructor]`, `.[test]`: each adds to the one before, and
+    # a student's install brings no grading or test tool (nbgrader's menus, pytest, ...).
+    base = {r.name for r in _direct_requirements()}
+    instructor = {r.name for r in _direct_requirements("instructor")}
+    test = {r.name for r in _direct_requirements("test")}
+    assert base < instructor < test
+    assert "nbgrader" in instructor - base
+    assert {"pytest", "nbval", "ruff", "playwright"} <= test - instructor
+    assert not {"nbgrader", "pytest", "nbval", "ruff", "playwright", "papermill"} & base
 
 
 def _pins(environment: dict[str, str] | None) -> dict[str, Version]:
@@ -168,7 +187,7 @@ def test_environment_yml_installs_everything_else_through_the_constraints():
     # A package conda installed would not be held to the pins (and pip would replace it).
     assert conda_packages == {"python", "pip"}
     (pip_lines,) = [entry["pip"] for entry in dependencies if isinstance(entry, dict)]
-    assert pip_lines == ["-c constraints.txt", "-e .[test]"]
+    assert pip_lines == ["-c constraints.txt", "-e ."]
 
 
 def test_this_environment_has_the_pinned_versions():

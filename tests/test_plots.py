@@ -32,7 +32,7 @@ VAE_HISTORY = {
 }
 
 
-def test_history_has_one_panel_per_loss_with_train_and_validation():
+def test_history_has_one_panel_per_loss_and_tells_models_apart_by_more_than_colour():
     figure = labkit.plot_history({"VAE": VAE_HISTORY, "beta=4": VAE_HISTORY}, title="Two VAEs")
     assert figure._suptitle.get_text() == "Two VAEs"
     axes = figure.axes
@@ -49,10 +49,6 @@ def test_history_has_one_panel_per_loss_with_train_and_validation():
     ]
     np.testing.assert_array_equal(kl_lines[0].get_xdata(), [1, 2, 3])
     np.testing.assert_array_equal(kl_lines[0].get_ydata(), VAE_HISTORY["kl_loss"])
-
-
-def test_history_tells_models_apart_by_more_than_colour():
-    figure = labkit.plot_history({"VAE": VAE_HISTORY, "beta=4": VAE_HISTORY}, title="Two VAEs")
     vae_train, vae_val, beta_train, _ = figure.axes[0].get_lines()
     assert vae_train.get_linestyle() != beta_train.get_linestyle()
     assert vae_train.get_marker() != beta_train.get_marker()
@@ -160,7 +156,7 @@ def test_latent_space_projects_larger_codes_on_principal_components():
     rng = np.random.default_rng(1)
     # 5-D codes that vary mostly along dimension 3, then dimension 0.
     latents = rng.normal(size=(500, 5)) * np.array([3.0, 0.1, 0.1, 10.0, 0.1])
-    projection = labkit.fit_projection(latents)
+    projection = labkit.plots.fit_projection(latents)
     assert abs(projection.components[0, 3]) > 0.99 and abs(projection.components[1, 0]) > 0.99
     assert projection.axis_labels[0].startswith("PC 1 (9")  # about 92% of the variance
     figure = labkit.plot_latent_space(latents, np.zeros(500, dtype=int))
@@ -182,11 +178,11 @@ def test_show_stores_the_description_beside_the_picture(monkeypatch):
 
 
 def test_manifold_grid_uses_normal_quantiles():
-    grid = labkit.manifold_grid(5, (0.1, 0.9))
+    grid = labkit.plots.manifold_grid(5, (0.1, 0.9))
     expected = [NormalDist().inv_cdf(q) for q in (0.1, 0.3, 0.5, 0.7, 0.9)]
     np.testing.assert_allclose(grid, expected, rtol=1e-6)
     with pytest.raises(ValueError, match="0 < low < high < 1"):
-        labkit.manifold_grid(5, (0.0, 1.0))
+        labkit.plots.manifold_grid(5, (0.0, 1.0))
 
 
 def test_manifold_corners_decode_the_extreme_grid_points(trained_vae):
@@ -196,7 +192,7 @@ def test_manifold_corners_decode_the_extreme_grid_points(trained_vae):
     canvas = figure.axes[0].get_images()[0].get_array()
     assert canvas.shape == (28 * grid_size, 28 * grid_size)
     assert canvas.min() >= 0.0 and canvas.max() <= 1.0
-    grid = labkit.manifold_grid(grid_size)
+    grid = labkit.plots.manifold_grid(grid_size)
     low, high = grid[0], grid[-1]
     corners = [  # (first row, first column) of the corner cell, and its latent point
         ((0, 0), (low, high)),  # top left: z[1] grows upwards
@@ -278,7 +274,7 @@ def test_learning_snapshots_of_an_autoencoder_without_samples(mnist_subset):
         ({"images": np.zeros((0, 784)), "epochs": (1,)}, "non-empty array"),
         ({"images": np.zeros((2, 784)), "epochs": ()}, "epoch numbers counted from 1"),
         ({"images": np.zeros((2, 784)), "epochs": (0, 2)}, "epoch numbers counted from 1"),
-        ({"images": np.zeros((2, 784)), "epochs": (1,), "num_samples": -1}, "0 or more"),
+        ({"images": np.zeros((2, 784)), "epochs": (1,), "num_samples": -1}, "non-negative integer"),
     ],
 )
 def test_learning_snapshots_reject_bad_arguments(arguments, message):
@@ -300,6 +296,8 @@ def test_samples_and_interpolation(trained_vae, mnist_subset):
     path = labkit.interpolate(vae, images[0], images[1], num_steps=7)
     assert path.shape == (7, 784)
     np.testing.assert_allclose(path[[0, -1]], labkit.reconstruct(vae, images[:2]), atol=1e-5)
+    with pytest.raises(ValueError, match="num_steps must be an integer of at least 2"):
+        labkit.interpolate(vae, images[0], images[1], num_steps=1)
 
 
 def test_autoencoder_samples_from_a_fitted_gaussian():

@@ -161,7 +161,7 @@ def test_an_executed_student_version_fails_the_exercise_and_the_instructor_versi
     forged = json.loads(student.read_text(encoding="utf-8"))
     for cell in forged["cells"]:
         if "labkit.check_exercise(" in _source(cell):
-            cell["source"] = 'labkit.report_check("binarize", {"everything": True})'
+            cell["source"] = 'labkit.reporting.report_check("binarize", {"everything": True})'
         elif "labkit.report_results(" in _source(cell):
             cell["source"] = 'labkit.report_results({"test_images": 10000})'
     forged_path = tmp_path / "forged" / student.name

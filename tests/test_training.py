@@ -1,4 +1,4 @@
-"""labkit.training: the learning-rate schedule, XLA compilation, and the train() helper."""
+"""labkit.training: the learning-rate schedule, XLA compilation, compiling and fitting on data."""
 
 from __future__ import annotations
 
@@ -11,7 +11,19 @@ import labkit
 from labkit.backend import keras
 from labkit.config import load_settings
 from labkit.data import LabData
-from labkit.training import PEAK_LEARNING_RATE, compile_for_training, learning_rate_schedule
+from labkit.training import (
+    PEAK_LEARNING_RATE,
+    compile_for_data,
+    compile_for_training,
+    fit_on_data,
+    learning_rate_schedule,
+)
+
+
+def train(model, data, settings, *, loss="mse", log_name=""):
+    """The kit's one training path: compile with the recipe, then fit on the data."""
+    compile_for_data(model, data, settings, loss=loss)
+    return fit_on_data(model, data, settings, log_name=log_name)
 
 
 def _rates(schedule, steps) -> np.ndarray:
@@ -64,7 +76,7 @@ def test_train_follows_the_settings_and_lowers_the_validation_loss(mnist_subset)
     settings = load_settings({"LABKIT_QUICK": "1"})
     labkit.seed_everything(0)
     vae = labkit.build_vae(pixel_means=data.x_train.mean(axis=0))
-    history = labkit.train(vae, data, settings)
+    history = train(vae, data, settings)
     assert len(history["val_loss"]) == settings.num_epochs
     assert history["val_loss"][-1] < history["val_loss"][0]
     steps = int(vae.optimizer.iterations.numpy())
@@ -79,7 +91,7 @@ def test_train_an_autoencoder_on_the_summed_cross_entropy(mnist_subset):
     settings = load_settings({"LABKIT_QUICK": "1"})
     labkit.seed_everything(0)
     autoencoder = labkit.build_autoencoder(latent_dim=2, hidden_dims=(64,))
-    history = labkit.train(autoencoder, data, settings, loss=labkit.summed_binary_crossentropy)
+    history = train(autoencoder, data, settings, loss=labkit.summed_binary_crossentropy)
     # In nats per image, like a VAE's reconstruction term (the MSE would be below 1).
     reconstruction = labkit.reconstruct(autoencoder, data.x_val)
     bce = labkit.reconstruction_errors(data.x_val, reconstruction)["reconstruction_bce"]
@@ -91,7 +103,7 @@ def test_train_prints_one_short_line_per_epoch(mnist_subset, capsys):
     data = LabData(**{name: mnist_subset[name][:512] for name in mnist_subset})
     settings = load_settings({"LABKIT_QUICK": "1"})
     labkit.seed_everything(0)
-    history = labkit.train(labkit.build_vae(), data, settings, log_name="VAE")
+    history = train(labkit.build_vae(), data, settings, log_name="VAE")
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == settings.num_epochs == 2
     for epoch, line in enumerate(lines, start=1):
@@ -101,7 +113,7 @@ def test_train_prints_one_short_line_per_epoch(mnist_subset, capsys):
         assert match, line
         assert float(match[1]) == pytest.approx(history["loss"][epoch - 1], abs=0.05)
         assert float(match[2]) == pytest.approx(history["val_loss"][epoch - 1], abs=0.05)
-    labkit.train(labkit.build_autoencoder(latent_dim=2), data, settings, log_name=None)
+    train(labkit.build_autoencoder(latent_dim=2), data, settings, log_name=None)
     assert capsys.readouterr().out == ""
 
 
@@ -182,9 +194,9 @@ def test_image_batches_refuse_labels_that_do_not_fit(options, message):
 
 def test_the_recipe_can_leave_xla_out():
     vae = labkit.build_vae(latent_dim=2, hidden_dims=(8,))
-    labkit.compile_for_training(vae, num_epochs=1, steps_per_epoch=1, jit_compile=False)
+    labkit.training.compile_for_training(vae, num_epochs=1, steps_per_epoch=1, jit_compile=False)
     assert vae.jit_compile is False
-    labkit.compile_for_training(vae, num_epochs=1, steps_per_epoch=1)
+    labkit.training.compile_for_training(vae, num_epochs=1, steps_per_epoch=1)
     assert vae.jit_compile is True
 
 
@@ -192,7 +204,7 @@ def test_seconds_per_epoch_times_every_model_and_scales_to_an_epoch(mnist_subset
     models = {}
     for name, hidden in [("small", (8,)), ("large", (64,))]:
         models[name] = labkit.build_vae(latent_dim=2, hidden_dims=hidden)
-        labkit.compile_for_training(
+        labkit.training.compile_for_training(
             models[name], num_epochs=1, steps_per_epoch=2, jit_compile=False
         )  # XLA would add seconds of compiling to the test, not to what it checks
     calls = []

@@ -144,11 +144,11 @@ WRONG_BINARIZE = "def binarize(images, threshold=0.5):\n    return np.zeros_like
 # Each attack makes the notebook's own check print PASS for the wrong answer above.
 ATTACKS = {
     "report_check rewritten": (
-        "_real = labkit.report_check\n"
-        "labkit.report_check = lambda name, checks, advice=None: _real(\n"
+        "_real = labkit.reporting.report_check\n"
+        "labkit.reporting.report_check = lambda name, checks, advice=None: _real(\n"
         "    name, {what: True for what in checks})\n"
         "import labkit.checks\n"
-        "labkit.checks.report_check = labkit.report_check\n"
+        "labkit.checks.report_check = labkit.reporting.report_check\n"
     ),
     "np.allclose replaced": (
         "np.allclose = lambda *args, **kwargs: True\n"

@@ -61,7 +61,7 @@ def test_update_is_fast(explorer):
         started = time.perf_counter()
         explorer.sliders[1].value = float(value)
         durations.append(time.perf_counter() - started)
-    # Generous bound for a shared CI machine; the README quotes the measured median.
+    # Generous bound for a shared CI machine; the docs quote the measured median.
     assert np.median(durations) < 0.1
 
 
@@ -147,7 +147,7 @@ def test_snapshots_say_what_they_show(trained_vae, mnist_subset):
     assert "(autoencoder, VAE)" in text
 
 
-# --- ConditionalExplorer: pick the digit, move through the style (notebook 06) -------------------
+# --- ConditionalExplorer: pick the digit, move through the style -------------------------------
 
 
 @pytest.fixture(scope="module")

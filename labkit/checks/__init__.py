@@ -70,7 +70,8 @@ def check_exercise(name: str, *answer: object, hidden: bool = False, seed: int |
         seed: Seed of the random inputs; by default a new one every call.
 
     Returns:
-        :func:`labkit.report_check`'s PASS/FAIL table, with advice on a recognised mistake.
+        :func:`labkit.reporting.report_check`'s PASS/FAIL table, with advice on a recognised
+        mistake.
     """
     if name not in EXERCISES:
         raise ValueError(f"no exercise {name!r}; the exercises are {', '.join(EXERCISES)}.")
