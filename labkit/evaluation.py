@@ -29,9 +29,7 @@ __all__ = [
 ]
 
 _PROBABILITY_EPSILON = 1e-7  # Keras's clipping in binary_crossentropy: numbers agree with training
-_LOG_2PI = math.log(2.0 * math.pi)
 DEFAULT_IMPORTANCE_SAMPLES = 100
-ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016)
 IWAE_SEED = 0  # noise of the importance samples, so the estimate is reproducible
 
 
@@ -53,19 +51,18 @@ def conditional_inputs(submodel, first: np.ndarray, labels) -> np.ndarray | list
 
     Raises ValueError when labels are missing, unwanted, or not one per row (or one for all).
     """
-    conditional = len(submodel.inputs) == 2
-    if conditional and labels is None:
-        raise ValueError(
-            f"the {submodel.name} of this model also takes the digit: pass labels=, one digit "
-            "(0 to 9) per row, or a single digit for all."
-        )
-    if not conditional:
+    if len(submodel.inputs) != 2:
         if labels is not None:
             raise ValueError(
                 f"the {submodel.name} of this model takes no labels (it is not conditional): "
                 "leave labels= out."
             )
         return first
+    if labels is None:
+        raise ValueError(
+            f"the {submodel.name} of this model also takes the digit: pass labels=, one digit "
+            "(0 to 9) per row, or a single digit for all."
+        )
     labels = np.asarray(labels)
     if labels.ndim == 0:  # one digit for every row
         labels = np.full(len(first), labels)
@@ -142,20 +139,19 @@ def reconstruction_errors(images: np.ndarray, reconstructions: np.ndarray) -> di
             f"images and reconstructions must have the same shape. Received: {images.shape} and "
             f"{probabilities.shape}."
         )
+    # log p(image | probabilities) of Bernoulli pixels, pixel by pixel.
+    pixel_log_likelihoods = images * np.log(probabilities) + (1 - images) * np.log1p(-probabilities)
     return {
         "reconstruction_mse": float(np.mean((images - probabilities) ** 2)),
-        "reconstruction_bce": float(-np.mean(_bernoulli_log_likelihood(images, probabilities))),
+        "reconstruction_bce": float(-np.mean(np.sum(pixel_log_likelihoods, axis=-1))),
     }
-
-
-def _bernoulli_log_likelihood(images: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """log p(images | probabilities) of Bernoulli pixels (clipped), summed over the last axis."""
-    return np.sum(images * np.log(probabilities) + (1 - images) * np.log1p(-probabilities), axis=-1)
 
 
 def _log_normal(values: np.ndarray, mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
     """log N(values; mean, exp(log_var)) of diagonal Gaussians, summed over the last axis."""
-    return -0.5 * np.sum(_LOG_2PI + log_var + (values - mean) ** 2 / np.exp(log_var), axis=-1)
+    return -0.5 * np.sum(
+        math.log(2.0 * math.pi) + log_var + (values - mean) ** 2 / np.exp(log_var), axis=-1
+    )
 
 
 def iwae_negative_log_likelihood(
@@ -221,7 +217,7 @@ def iwae_negative_log_likelihood(
 def active_units(
     vae: keras.Model,
     images: np.ndarray,
-    threshold: float = ACTIVE_UNIT_THRESHOLD,
+    threshold: float = 0.01,
     *,
     labels=None,
 ) -> int:

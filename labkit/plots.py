@@ -32,36 +32,34 @@ __all__ = [
     "use_lab_style",
 ]
 
-LAB_STYLE = {
-    "figure.figsize": (8.0, 4.0),
-    "figure.dpi": 100,  # sharp on a laptop screen, a notebook still under 3 MB
-    "savefig.dpi": 100,
-    "image.cmap": "gray",
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "figure.titlesize": 12,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "legend.fontsize": 10,
-    "figure.constrained_layout.use": True,
-}
+
+def use_lab_style() -> None:
+    """Apply the kit's matplotlib style (sizes, grey digits, grids) to the figures drawn next."""
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (8.0, 4.0),
+            "figure.dpi": 100,  # sharp on a laptop screen, a notebook still under 3 MB
+            "savefig.dpi": 100,
+            "image.cmap": "gray",
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "figure.titlesize": 12,
+            "axes.titlesize": 11,
+            "axes.labelsize": 10,
+            "legend.fontsize": 10,
+            "figure.constrained_layout.use": True,
+        }
+    )
+
+
 # Petroff's ten colours stay apart under colour-vision deficiencies; nothing relies on colour alone.
 COLORS = tuple(mpl.color_sequences["petroff10"])  # one per digit, or per model
-MODEL_LINES = ("-", "--", ":", "-.")
-MODEL_MARKERS = ("o", "s", "^", "D", "v", "P")
 SMALL_TEXT = 10  # points: the smallest text in a figure
 HISTORY_METRICS = {
     "loss": "total loss",
     "reconstruction_loss": "reconstruction",
     "kl_loss": "KL divergence",
 }
-IMAGE_ROW_HEIGHT = 1.0  # inches per row of digits
-MANIFOLD_TICK_STEP = 0.5  # latent units between the manifold's tick labels
-
-
-def use_lab_style() -> None:
-    """Apply the kit's matplotlib style (sizes, grey digits, grids) to the figures drawn next."""
-    mpl.rcParams.update(LAB_STYLE)
 
 
 def show(figure: Figure, description: str) -> None:
@@ -123,8 +121,16 @@ def plot_history(
         )
         if len(histories) > 1:
             _label_curve_ends(axis, list(histories), curves)
+    grey = {"color": "0.3", "marker": "o", "markersize": 4}
     figure.legend(
-        handles=_history_legend(list(histories)),
+        handles=[
+            *(
+                Line2D([], [], **_model_style(index, validation=False), label=name)
+                for index, name in enumerate(histories)
+            ),
+            Line2D([], [], linewidth=1.0, **grey, label="training (thin, filled)"),
+            Line2D([], [], linewidth=2.0, markerfacecolor="white", **grey, label="validation"),
+        ],
         loc="outside lower center",
         ncols=len(histories) + 2,
         fontsize=SMALL_TEXT,
@@ -137,25 +143,12 @@ def _model_style(index: int, *, validation: bool) -> dict:
     color = COLORS[index % len(COLORS)]
     return {
         "color": color,
-        "linestyle": MODEL_LINES[index % len(MODEL_LINES)],
-        "marker": MODEL_MARKERS[index % len(MODEL_MARKERS)],
+        "linestyle": ("-", "--", ":", "-.")[index % 4],
+        "marker": ("o", "s", "^", "D", "v", "P")[index % 6],
         "markersize": 4,
         "linewidth": 2.0 if validation else 1.0,
         "markerfacecolor": "white" if validation else color,
     }
-
-
-def _history_legend(model_names: list[str]) -> list[Line2D]:
-    models = [
-        Line2D([], [], **_model_style(index, validation=False), label=name)
-        for index, name in enumerate(model_names)
-    ]
-    grey = {"color": "0.3", "marker": "o", "markersize": 4}
-    splits = [
-        Line2D([], [], linewidth=1.0, **grey, label="training (thin, filled)"),
-        Line2D([], [], linewidth=2.0, markerfacecolor="white", **grey, label="validation"),
-    ]
-    return models + splits
 
 
 def _scale_to_later_epochs(axis, curves: list[np.ndarray], *, from_zero: bool) -> None:
@@ -198,10 +191,8 @@ def _label_curve_ends(axis, model_names: list[str], curves: list[tuple[int, np.n
 
 def _as_images(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
-    if images.ndim == 2 and images.shape[1] == IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
+    if images.shape[1:] in ((IMAGE_SHAPE[0] * IMAGE_SHAPE[1],), IMAGE_SHAPE):
         return images.reshape(-1, *IMAGE_SHAPE)
-    if images.ndim == 3 and images.shape[1:] == IMAGE_SHAPE:
-        return images
     raise ValueError(
         f"images must have shape (n, 784) or (n, 28, 28). Received: shape {images.shape}."
     )
@@ -236,7 +227,7 @@ def plot_image_rows(
         len(rows),
         num_columns,
         squeeze=False,
-        figsize=(max(0.8 * num_columns, 4.0), IMAGE_ROW_HEIGHT * len(rows) + 0.5),
+        figsize=(max(0.8 * num_columns, 4.0), 1.0 * len(rows) + 0.5),
     )
     for row_axes, (label, images) in zip(axes, images_by_row.items(), strict=True):
         for column, (axis, image) in enumerate(zip(row_axes, images, strict=True)):
@@ -398,7 +389,7 @@ def plot_manifold(
     figure, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 6.0), squeeze=False)
     # The grid is not evenly spaced in z: round ticks go between the centres of the cells around.
     centres = np.arange(grid_size) * IMAGE_SHAPE[0] + (IMAGE_SHAPE[0] - 1) / 2
-    step = MANIFOLD_TICK_STEP
+    step = 0.5  # latent units between tick labels
     tick_values = np.arange(np.ceil(grid[0] / step) * step, grid[-1] + 1e-6, step)
     tick_labels = [f"{value:g}" for value in np.round(tick_values, 6) + 0.0]
     extent = (
@@ -453,11 +444,7 @@ class LearningSnapshots(keras.callbacks.Callback):
         self._prior_codes = None
 
     def _take(self, label: str) -> None:
-        samples = (
-            decode(self.model, self._prior_codes)
-            if self.num_samples
-            else np.zeros((0, self.images.shape[1]), np.float32)
-        )
+        samples = decode(self.model, self._prior_codes)  # none, without prior codes
         self.snapshots[label] = (reconstruct(self.model, self.images), samples)
 
     def on_train_begin(self, logs=None) -> None:
@@ -478,7 +465,10 @@ class LearningSnapshots(keras.callbacks.Callback):
             )
         num_images, gap = len(self.images), 1 if self.num_samples else 0
         num_columns = num_images + gap + self.num_samples
-        rows = [("original", self.images, None), *((k, *v) for k, v in self.snapshots.items())]
+        rows = [
+            ("original", self.images, self.images[:0]),
+            *((k, *v) for k, v in self.snapshots.items()),
+        ]
         figure, axes = plt.subplots(
             len(rows),
             num_columns,
@@ -486,9 +476,7 @@ class LearningSnapshots(keras.callbacks.Callback):
             figsize=(max(0.7 * num_columns, 4.0), 0.75 * len(rows) + 0.8),
         )
         for row_axes, (label, reconstructions, samples) in zip(axes, rows, strict=True):
-            pictures = [*_as_images(reconstructions)]
-            pictures += [None] * gap
-            pictures += [*_as_images(samples)] if samples is not None else []
+            pictures = [*_as_images(reconstructions), *[None] * gap, *_as_images(samples)]
             pictures += [None] * (num_columns - len(pictures))
             for axis, picture in zip(row_axes, pictures, strict=True):
                 if picture is None:

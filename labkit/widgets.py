@@ -16,19 +16,15 @@ from PIL import Image, ImageDraw
 
 from labkit.backend import keras
 from labkit.config import IMAGE_SHAPE, NUM_CLASSES
-from labkit.evaluation import conditional_inputs, encode
-from labkit.models import encoder_and_decoder, latent_size
+from labkit.evaluation import decode, encode
+from labkit.models import latent_size
 from labkit.plots import digit_legend, draw_latent_scatter, fit_projection
 
 __all__ = ["ConditionalExplorer", "InterpolationExplorer", "LatentExplorer"]
 
 DIGIT_DISPLAY_PIXELS = 168  # 28 x 6: large enough to see strokes, nearest-neighbour scaled
 SLIDER_LIMIT = 3.0  # latent units: +-3 standard deviations of the VAE's N(0, 1) prior
-SLIDER_STEP = 0.05
-MARKER_RADIUS = 6  # pixels
-CAPTION_PIXELS = 16  # height of the caption band above each picture of a snapshot
 PATH_STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the t values an interpolation snapshot shows
-PATH_DIGIT_PIXELS = 84  # 28 x 3: five digits per model fit a notebook's width
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -45,15 +41,9 @@ def _digit_pixels(image: np.ndarray, pixels: int = DIGIT_DISPLAY_PIXELS) -> np.n
     return np.repeat(grey[:, :, None], 3, axis=2)
 
 
-def _decode_one(model: keras.Model, point: np.ndarray, label: int | None = None) -> np.ndarray:
-    latent = np.asarray(point, dtype=np.float32)[None, :]
-    decoder = encoder_and_decoder(model)[1]
-    return np.asarray(decoder(conditional_inputs(decoder, latent, label), training=False))[0]
-
-
 def _captioned(picture: np.ndarray, caption: str) -> np.ndarray:
     """``picture`` under a white band with ``caption`` in it (for saved snapshots)."""
-    band = Image.new("RGB", (picture.shape[1], CAPTION_PIXELS), "white")
+    band = Image.new("RGB", (picture.shape[1], 16), "white")
     ImageDraw.Draw(band).text((2, 2), caption, fill="black")
     return np.concatenate([np.asarray(band), picture], axis=0)
 
@@ -67,14 +57,8 @@ def _side_by_side(pictures: list[np.ndarray]) -> np.ndarray:
 
 
 class _SnapshotBox(widgets.VBox):
-    """A VBox that also offers a PNG snapshot of itself, for front-ends without widgets."""
-
-    def snapshot(self) -> np.ndarray:
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        """One sentence saying what the snapshot shows (its ``text/plain``)."""
-        raise NotImplementedError
+    """A VBox that also shows a PNG ``snapshot()`` of itself and its ``describe()`` sentence,
+    for front-ends without widgets."""
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         bundle = super()._repr_mimebundle_(**kwargs)
@@ -83,14 +67,12 @@ class _SnapshotBox(widgets.VBox):
         return bundle
 
 
-def _point_text(point: np.ndarray) -> str:
-    return "(" + ", ".join(f"{value:.2f}" for value in point) + ")"
-
-
 class LatentExplorer(_SnapshotBox):
     """One slider per latent dimension, from ``-slider_limit`` to ``slider_limit``: shows the
     decoded digit, and the point over the codes of ``images`` ``(n, 784)`` coloured by ``labels``.
     """
+
+    digit = None  # the digit a conditional decoder draws (see ConditionalExplorer)
 
     def __init__(
         self,
@@ -102,16 +84,16 @@ class LatentExplorer(_SnapshotBox):
     ) -> None:
         self.model = model
         self.slider_limit = float(slider_limit)
-        latents = self._encode(images, labels)
+        latents = encode(model, images, labels=None if self.digit is None else labels)
         self.num_codes = len(latents)
         self.projection = fit_projection(latents)
-        self._scatter_pixels, self._to_pixels = self._render_scatter(latents, np.asarray(labels))
+        self._render_scatter(latents, np.asarray(labels))
         self.sliders = [
             widgets.FloatSlider(
                 value=0.0,
                 min=-self.slider_limit,
                 max=self.slider_limit,
-                step=SLIDER_STEP,
+                step=0.05,
                 description=f"z[{dimension}]",
                 continuous_update=True,
             )
@@ -126,19 +108,14 @@ class LatentExplorer(_SnapshotBox):
         pictures = widgets.HBox(
             [self.digit_view, self.position_view], layout=widgets.Layout(align_items="flex-start")
         )
-        super().__init__([*self._controls(), pictures, *self.sliders])
+        super().__init__([pictures, *self.sliders])
         self.update()
 
-    def _encode(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        return encode(self.model, images)
-
     def _decode(self) -> np.ndarray:
-        return _decode_one(self.model, self.point)
+        return decode(self.model, self.point[None, :], labels=self.digit)[0]
 
-    def _controls(self) -> list[widgets.Widget]:
-        return []  # widgets shown above the pictures (ConditionalExplorer's digit buttons)
-
-    def _render_scatter(self, latents: np.ndarray, labels: np.ndarray):
+    def _render_scatter(self, latents: np.ndarray, labels: np.ndarray) -> None:
+        """Draw the scatter once, keeping its pixels and its map from plot to pixel coordinates."""
         figure = plt.Figure(figsize=(4.4, 3.2), dpi=100, layout="constrained")
         FigureCanvasAgg(figure)
         axis = figure.add_subplot()
@@ -146,15 +123,8 @@ class LatentExplorer(_SnapshotBox):
         digit_legend(figure, fontsize=9, title_fontsize=9, handletextpad=0.1, labelspacing=0.3)
         axis.set_title("position over the test codes", fontsize=10)
         figure.canvas.draw()
-        pixels = np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()
-        height = pixels.shape[0]
-        transform = axis.transData.transform
-
-        def to_pixels(point_2d: np.ndarray) -> tuple[float, float]:
-            x, y = transform(point_2d)
-            return float(x), float(height - y)
-
-        return pixels, to_pixels
+        self._scatter_pixels = np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()
+        self._to_pixels = axis.transData.transform  # y counted upwards, unlike an image's rows
 
     @property
     def point(self) -> np.ndarray:
@@ -190,8 +160,9 @@ class LatentExplorer(_SnapshotBox):
         # The scatter was rendered once; only the marker is drawn anew, in milliseconds.
         picture = Image.fromarray(self._scatter_pixels)
         x, y = self._to_pixels(self.projection(self.point[None, :])[0])
+        y = len(self._scatter_pixels) - y
         ImageDraw.Draw(picture).ellipse(
-            (x - MARKER_RADIUS, y - MARKER_RADIUS, x + MARKER_RADIUS, y + MARKER_RADIUS),
+            (x - 6, y - 6, x + 6, y + 6),  # a marker of radius 6 pixels
             fill=(220, 20, 20),
             outline=(0, 0, 0),
             width=2,
@@ -204,12 +175,20 @@ class LatentExplorer(_SnapshotBox):
         self.position_view.value = _png(self._position_pixels())
 
     def snapshot(self) -> np.ndarray:
-        return _side_by_side([_digit_pixels(self._decode()), self._position_pixels()])
+        digit = _digit_pixels(self._decode())
+        if self.digit is not None:
+            digit = _captioned(digit, f"digit {self.digit}")
+        return _side_by_side([digit, self._position_pixels()])
 
     def describe(self) -> str:
+        if self.digit is None:
+            what = "Latent explorer: the digit decoded at z"
+        else:
+            what = f"Conditional explorer: the digit {self.digit} decoded at style code z"
+        point = ", ".join(f"{value:.2f}" for value in self.point)
         return (
-            f"Latent explorer: the digit decoded at z = {_point_text(self.point)}, beside a "
-            f"scatter of {self.num_codes} test codes coloured by digit with that point marked."
+            f"{what} = ({point}), beside a scatter of {self.num_codes} test codes coloured by "
+            "digit with that point marked."
         )
 
 
@@ -233,6 +212,7 @@ class ConditionalExplorer(LatentExplorer):
             style={"button_width": "32px"},
         )
         super().__init__(model, images, labels, slider_limit=slider_limit)
+        self.children = (self.digit_picker, *self.children)
         self.digit_picker.observe(lambda change: self.update(), names="value")
 
     @staticmethod
@@ -249,30 +229,6 @@ class ConditionalExplorer(LatentExplorer):
     def set_digit(self, digit: int) -> None:
         """Draw ``digit`` (0 to 9, else ValueError) at the current point."""
         self.digit_picker.value = self._checked_digit(digit)  # the observer redraws
-
-    def _encode(self, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        return encode(self.model, images, labels=labels)
-
-    def _decode(self) -> np.ndarray:
-        return _decode_one(self.model, self.point, self.digit)
-
-    def _controls(self) -> list[widgets.Widget]:
-        return [self.digit_picker]
-
-    def snapshot(self) -> np.ndarray:
-        return _side_by_side(
-            [
-                _captioned(_digit_pixels(self._decode()), f"digit {self.digit}"),
-                self._position_pixels(),
-            ]
-        )
-
-    def describe(self) -> str:
-        return (
-            f"Conditional explorer: the digit {self.digit} decoded at style code "
-            f"z = {_point_text(self.point)}, beside a scatter of {self.num_codes} test codes "
-            "coloured by digit with that point marked."
-        )
 
 
 class InterpolationExplorer(_SnapshotBox):
@@ -336,8 +292,9 @@ class InterpolationExplorer(_SnapshotBox):
     def decoded(self, mix: float | None = None) -> dict[str, np.ndarray]:
         """Each model's decoding ``(784,)`` at ``t = mix`` on the line (default: the slider's)."""
         mix = self.mix_slider.value if mix is None else mix
+        codes = self._codes
         return {
-            name: _decode_one(model, (1 - mix) * self._codes[name][0] + mix * self._codes[name][1])
+            name: decode(model, (1 - mix) * codes[name][:1] + mix * codes[name][1:])[0]
             for name, model in self.models.items()
         }
 
@@ -353,7 +310,7 @@ class InterpolationExplorer(_SnapshotBox):
             _captioned(
                 _side_by_side(
                     [
-                        _captioned(_digit_pixels(step[name], PATH_DIGIT_PIXELS), f"t = {mix:g}")
+                        _captioned(_digit_pixels(step[name], 84), f"t = {mix:g}")  # 28 x 3
                         for mix, step in zip(PATH_STEPS, path, strict=True)
                     ]
                 ),
