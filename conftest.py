@@ -50,13 +50,14 @@ def _part(item) -> str:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    for item in items:
-        item.add_marker(_part(item))
+    parts = {item: _part(item) for item in items}
+    for item, part in parts.items():
+        item.add_marker(part)
     # The long files first, the many short unit tests last: pytest-xdist's two workers then
     # finish together instead of one running the last long file alone. (A stable sort: each
     # file's tests, and each notebook's cells, keep their order.)
     order = ["e2e", "notebook", "instructor", "unit"]
-    items.sort(key=lambda item: order.index(_part(item)))
+    items.sort(key=lambda item: order.index(parts[item]))
 
 
 def pytest_configure(config) -> None:
