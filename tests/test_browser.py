@@ -414,7 +414,11 @@ def _drag_the_first_slider(page, explorer, digit) -> None:
 
 @pytest.mark.browser
 def test_latent_explorer_redraws_the_digit_when_a_slider_moves(jupyterlab, browser):
-    page = _open(browser, jupyterlab, "05_explore_latent_space.ipynb")
+    # A copy under its own name: the notebook itself may still have the session (and kernel)
+    # the opening test started, which JupyterLab replaces while Run All is being clicked.
+    copy = "05_explore_latent_space_run_all.ipynb"
+    shutil.copyfile(jupyterlab["root"] / "05_explore_latent_space.ipynb", jupyterlab["root"] / copy)
+    page = _open(browser, jupyterlab, copy)
     try:
         _run_all_cells(page)
         explorer, digit = _explorer_and_its_digit(page)
