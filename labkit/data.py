@@ -130,8 +130,9 @@ def _read_npz(path: Path, named: str) -> dict[str, np.ndarray]:
     }
 
 
-def _load_named(source: Path, named: str) -> dict[str, np.ndarray]:
-    """MNIST from a folder of IDX files, a folder holding ``mnist.npz``, or that file."""
+def check_data_path(source: Path, named: str) -> None:
+    """Raise the error a user should see when ``source`` (the value of ``named``) does not exist
+    or is one IDX file rather than its folder; the grader's command calls it before TensorFlow."""
     if not source.exists():
         raise MnistFileNotFoundError(
             f"MNIST not found: {source} does not exist. Set {named} to {_SOURCES}, or leave "
@@ -145,6 +146,12 @@ def _load_named(source: Path, named: str) -> dict[str, np.ndarray]:
                 f"{source} is one MNIST IDX file, not a folder: set {named} to the folder that "
                 f"holds the four IDX files, {source.parent}."
             )
+
+
+def _load_named(source: Path, named: str) -> dict[str, np.ndarray]:
+    """MNIST from a folder of IDX files, a folder holding ``mnist.npz``, or that file."""
+    check_data_path(source, named)
+    if source.is_file():
         return _read_npz(source, named)
     found = {
         key: [path for path in (source / spec.name, source / f"{spec.name}.gz") if path.is_file()]

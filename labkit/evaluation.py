@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from labkit.backend import keras, tf
-from labkit.config import BATCH_SIZE, NUM_CLASSES, _check_integer
+from labkit.config import BATCH_SIZE, _check_integer
 from labkit.data import one_hot
 from labkit.models import encoder_and_decoder, latent_size
 
@@ -20,9 +20,7 @@ __all__ = [
     "encode",
     "evaluate_autoencoder",
     "evaluate_vae",
-    "interpolate",
     "iwae_negative_log_likelihood",
-    "nearest_neighbour_accuracy",
     "reconstruct",
     "reconstruction_errors",
     "sample_images",
@@ -303,60 +301,3 @@ def sample_images(
         covariance = np.atleast_2d(np.cov(fitted_latents, rowvar=False))
         latents = rng.multivariate_normal(mean, covariance, size=num_images)
     return decode(model, latents)
-
-
-def interpolate(
-    model: keras.Model, start_image: np.ndarray, end_image: np.ndarray, num_steps: int
-) -> np.ndarray:
-    """Images ``(num_steps, 784)`` decoded along the straight line from the code of
-    ``start_image`` to that of ``end_image``, both ends included."""
-    _check_integer("num_steps", num_steps, 2)
-    codes = encode(model, np.stack([np.ravel(start_image), np.ravel(end_image)]))
-    weights = np.linspace(0.0, 1.0, num_steps)[:, None]
-    return decode(model, (1 - weights) * codes[0] + weights * codes[1])
-
-
-def nearest_neighbour_accuracy(
-    train_codes: np.ndarray,
-    train_labels: np.ndarray,
-    test_codes: np.ndarray,
-    test_labels: np.ndarray,
-    *,
-    num_neighbours: int = 10,
-    batch_size: int = 500,
-) -> float:
-    """The fraction of ``test_codes`` ``(m, d)`` whose ``num_neighbours`` nearest
-    ``train_codes`` ``(n, d)`` vote for their digit (a tie goes to the smaller digit).
-
-    ``batch_size`` test codes are compared at once. Raises ValueError for mismatched shapes.
-    """
-    train_codes = np.asarray(train_codes, dtype=np.float32)
-    test_codes = np.asarray(test_codes, dtype=np.float32)
-    train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
-    if train_codes.ndim != 2 or test_codes.ndim != 2 or train_codes.shape[1] != test_codes.shape[1]:
-        raise ValueError(
-            "train_codes and test_codes must have shapes (n, d) and (m, d) with the same d. "
-            f"Received: {train_codes.shape} and {test_codes.shape}."
-        )
-    if train_labels.shape != (len(train_codes),) or test_labels.shape != (len(test_codes),):
-        raise ValueError(
-            "pass one label per code: "
-            f"{len(train_codes)} training codes and {train_labels.shape} labels, "
-            f"{len(test_codes)} test codes and {test_labels.shape} labels."
-        )
-    if isinstance(num_neighbours, bool) or not 1 <= num_neighbours <= len(train_codes):
-        raise ValueError(
-            f"num_neighbours must be between 1 and {len(train_codes)} (the training codes). "
-            f"Received: {num_neighbours!r}."
-        )
-    train_squares = np.sum(train_codes**2, axis=1)
-    correct = 0
-    for start in range(0, len(test_codes), batch_size):
-        batch = test_codes[start : start + batch_size]
-        # |a - b|^2 = |a|^2 - 2 a.b + |b|^2; |a|^2 is the same for every neighbour of a.
-        distances = train_squares[None, :] - 2.0 * batch @ train_codes.T
-        nearest = np.argpartition(distances, num_neighbours - 1, axis=1)[:, :num_neighbours]
-        votes = np.zeros((len(batch), NUM_CLASSES), dtype=np.int64)
-        np.add.at(votes, (np.arange(len(batch))[:, None], train_labels[nearest]), 1)
-        correct += int(np.sum(np.argmax(votes, axis=1) == test_labels[start : start + batch_size]))
-    return correct / len(test_codes)

@@ -1,11 +1,10 @@
 """Trained models kept in ``.labkit_cache`` so that later labs load them instead of training.
 
-A cached model is loaded only when its key matches: a SHA-256 of the layers, the initial
-weights and seeds, the training recipe and settings, the training and validation images, the
-code of ``labkit/models.py`` and ``labkit/training.py`` (docstrings and comments aside) and the
-versions of labkit, Keras and TensorFlow. Code written in a notebook is not in the key, so the
-file also keeps the untrained model's loss on 100 validation images, which must match too.
-``LABKIT_RETRAIN=1`` trains every model again.
+A cached model is loaded only when its key matches: a SHA-256 of the initial weights and noise
+seeds, the training recipe and settings, the training and validation data, the code of
+``labkit/models.py`` and ``labkit/training.py`` (docstrings aside) and the versions of labkit,
+Keras and TensorFlow. Code written in a notebook is not in the key, so the file also keeps the
+untrained model's loss on 100 validation images, which must match too.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from labkit import models as models_module
 from labkit import training as training_module
 from labkit.backend import keras, tf
 from labkit.config import LabSettings
-from labkit.data import LabData
+from labkit.data import LabData, one_hot
 from labkit.training import compile_for_data, fit_on_data
 
 __all__ = [
@@ -36,22 +35,12 @@ __all__ = [
 
 _TRAINING_CODE = (models_module, training_module)
 
-CACHE_FORMAT = 3  # bump when the files' layout or the fingerprint changes
+CACHE_FORMAT = 4  # bump when the files' layout or the fingerprint changes
 PROBE_IMAGES = 100  # validation images whose untrained loss is stored beside the weights
 PROBE_TOLERANCE = 1e-4  # relative; the same model computes it the same to about 1e-6
 _HISTORY_KEY = "history_json"
 _ABOUT_KEY = "about_json"
 _WEIGHT_PREFIX = "weight_"
-_LAYER_SETTINGS = (
-    "units",
-    "activation",
-    "use_bias",
-    "filters",
-    "kernel_size",
-    "strides",
-    "padding",
-    "target_shape",
-)
 
 
 def _leaf_layers(layer) -> list:
@@ -59,17 +48,6 @@ def _leaf_layers(layer) -> list:
     if isinstance(layer, keras.Model):
         return [leaf for sublayer in layer.layers for leaf in _leaf_layers(sublayer)]
     return [] if isinstance(layer, keras.layers.InputLayer) else [layer]
-
-
-def _architecture(model: keras.Model) -> list[dict]:
-    description = []
-    for layer in _leaf_layers(model):
-        config = layer.get_config()
-        entry = {"kind": type(layer).__name__}
-        entry.update({key: config[key] for key in _LAYER_SETTINGS if key in config})
-        entry["weights"] = [list(weight.shape) for weight in layer.weights]
-        description.append(entry)
-    return description
 
 
 def _seed_states(model: keras.Model) -> list[np.ndarray]:
@@ -107,7 +85,9 @@ def _code_without_docstrings(module) -> bytes:
     return ast.dump(tree).encode("utf-8")
 
 
-def model_fingerprint(model: keras.Model, data: LabData, settings: LabSettings) -> str:
+def model_fingerprint(
+    model: keras.Model, data: LabData, settings: LabSettings, labels: bool = False
+) -> str:
     """The SHA-256 hex key of a compiled, untrained ``model`` (see the module docstring)."""
     from labkit import __version__
 
@@ -122,7 +102,6 @@ def model_fingerprint(model: keras.Model, data: LabData, settings: LabSettings) 
         "labkit": __version__,
         "keras": keras.__version__,
         "tensorflow": tf.__version__,
-        "architecture": _architecture(model),
         "trains_on": "its own train_step" if own_loss else _loss_name(model.loss),
         "beta": float(getattr(model, "beta", 1.0)) if own_loss else None,
         "optimizer": _optimizer_settings(model.optimizer),
@@ -132,6 +111,7 @@ def model_fingerprint(model: keras.Model, data: LabData, settings: LabSettings) 
         "batch_size": settings.batch_size,
         "seed": settings.seed,
         "mode": settings.mode,
+        "labels": labels,
     }
     digest = hashlib.sha256()
     digest.update(json.dumps(recipe, sort_keys=True, default=str).encode("utf-8"))
@@ -139,15 +119,18 @@ def model_fingerprint(model: keras.Model, data: LabData, settings: LabSettings) 
         digest.update(_code_without_docstrings(module))
     for array in [*model.get_weights(), *_seed_states(model)]:
         digest.update(np.ascontiguousarray(array).tobytes())
-    for images in (data.x_train, data.x_val):
-        digest.update(np.ascontiguousarray(images).tobytes())
+    for array in (data.x_train, data.x_val, *((data.y_train, data.y_val) if labels else ())):
+        digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 
 
-def _probe_loss(model: keras.Model, data: LabData) -> float:
+def _probe_loss(model: keras.Model, data: LabData, labels: bool = False) -> float:
     """The model's loss on the first validation images: a VAE's ``compute_losses``, else MSE."""
     images = data.x_val[:PROBE_IMAGES]
     if hasattr(model, "compute_losses"):
+        if labels:  # as tensors: a Keras call may not mix tensors and arrays
+            pair = (images, one_hot(data.y_val[:PROBE_IMAGES]))
+            images = tuple(keras.ops.convert_to_tensor(array) for array in pair)
         return float(model.compute_losses(images, training=False)["loss"])
     outputs = keras.ops.convert_to_numpy(model(images, training=False))
     return float(np.mean((outputs - images) ** 2))
@@ -170,19 +153,15 @@ def _load(path: Path, model: keras.Model) -> tuple[dict[str, list[float]], dict]
     return history, {"weights": weights, **about}
 
 
-def _save(path: Path, model: keras.Model, history: dict[str, list[float]], about: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _save(path: Path, model, history: dict[str, list[float]], about: dict, label: str) -> bool:
     arrays = {f"{_WEIGHT_PREFIX}{i}": weight for i, weight in enumerate(model.get_weights())}
     arrays[_HISTORY_KEY] = np.array(json.dumps(history))
     arrays[_ABOUT_KEY] = np.array(json.dumps(about))
     partial = path.with_name(f"{path.stem}.partial.npz")
-    np.savez(partial, **arrays)
-    os.replace(partial, path)  # a reader never sees a half-written file
-
-
-def _save_or_warn(path: Path, model, history, about: dict, label: str) -> bool:
     try:
-        _save(path, model, history, about)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(partial, **arrays)
+        os.replace(partial, path)  # a reader never sees a half-written file
     except OSError as error:  # a read-only folder: the notebook goes on, without a cache
         warnings.warn(f"{label}: could not save the trained model to {path}: {error}", stacklevel=3)
         return False
@@ -230,7 +209,7 @@ class SaveForLaterLabs(keras.callbacks.Callback):
             return
         path = cached_model_path(self.model, self._fingerprint, self.settings)
         about = {"trained_in": self.trained_in, "probe_loss": self._probe}
-        if _save_or_warn(path, self.model, history, about, label):
+        if _save(path, self.model, history, about, label):
             print(f"{label}: saved for later labs in {path}", flush=True)
 
 
@@ -243,18 +222,20 @@ def train_or_load(
     log_name: str | None = "",
     trained_in: str = "",
     jit_compile: bool = True,
+    labels: bool = False,
 ) -> dict[str, list[float]]:
     """Compile a new ``model`` with the kit's recipe and train it, or load the weights the same
     training gave before; returns the history dict either way.
 
     ``loss`` and ``jit_compile`` are :func:`labkit.compile_for_data`'s, ``log_name`` is printed
-    before each line (``None``: no epoch lines), ``trained_in`` names the lab for later loads.
+    before each line (``None``: no epoch lines), ``trained_in`` names the lab for later loads;
+    ``labels=True`` trains a conditional VAE on the images with their digits.
     """
     compile_for_data(model, data, settings, loss=loss, jit_compile=jit_compile)
-    fingerprint = model_fingerprint(model, data, settings)
+    fingerprint = model_fingerprint(model, data, settings, labels)
     path = cached_model_path(model, fingerprint, settings)
     label = log_name or model.name
-    probe = _probe_loss(model, data)
+    probe = _probe_loss(model, data, labels)
     if path.exists() and not settings.retrain:
         try:
             history, stored = _load(path, model)
@@ -279,7 +260,6 @@ def train_or_load(
                 f"{probe:.4f}); training this one",
                 flush=True,
             )
-    history = fit_on_data(model, data, settings, log_name=log_name)
-    about = {"trained_in": trained_in, "probe_loss": probe}
-    _save_or_warn(path, model, history, about, label)
+    history = fit_on_data(model, data, settings, labels=labels, log_name=log_name)
+    _save(path, model, history, {"trained_in": trained_in, "probe_loss": probe}, label)
     return history

@@ -1,7 +1,6 @@
 """Tested reference copies of the models the labs write out: autoencoder, VAE, conditional VAE.
 
-Each is an ``encoder`` and a ``decoder`` (Functional models) in a small ``keras.Model`` subclass,
-registered so that ``keras.saving.load_model`` needs no ``custom_objects``.
+Each is an ``encoder`` and a ``decoder`` (Functional models) in a small ``keras.Model`` subclass.
 """
 
 from __future__ import annotations
@@ -110,7 +109,6 @@ def set_output_bias_to_mean_image(model: keras.Model, images) -> None:
     output_layer.bias.assign(_pixel_logits(images.mean(axis=0), output_dim))
 
 
-@keras.saving.register_keras_serializable(package="labkit")
 def summed_binary_crossentropy(images, reconstructions):
     """Binary cross-entropy summed over each image's pixels (nats per image): the VAE's
     reconstruction term as a Keras loss. Keras's ``"binary_crossentropy"`` averages instead."""
@@ -153,9 +151,8 @@ def _gaussian_code(hidden, latent_dim: int, seed: int | None) -> list:
     return [z_mean, z_log_var, Sampling(seed=seed, name="z")([z_mean, z_log_var])]
 
 
-@keras.saving.register_keras_serializable(package="labkit")
 class EncoderDecoderModel(keras.Model):
-    """A model made of an ``encoder`` and a ``decoder`` sub-model, saved and loaded as such."""
+    """A model made of an ``encoder`` and a ``decoder`` sub-model."""
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -167,22 +164,7 @@ class EncoderDecoderModel(keras.Model):
         """Size of the latent code (the decoder's input)."""
         return latent_size(self)
 
-    def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
-        }
 
-    @classmethod
-    def from_config(cls, config: dict) -> EncoderDecoderModel:
-        config = dict(config)
-        config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
-        config["decoder"] = keras.saving.deserialize_keras_object(config["decoder"])
-        return cls(**config)
-
-
-@keras.saving.register_keras_serializable(package="labkit")
 class Autoencoder(EncoderDecoderModel):
     """A plain autoencoder: ``decoder(encoder(x))``, trained to reproduce its input."""
 
@@ -245,7 +227,6 @@ class Sampling(keras.layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
-@keras.saving.register_keras_serializable(package="labkit")
 class VAE(EncoderDecoderModel):
     """A VAE trained on ``reconstruction_loss + beta * kl_loss`` (the negative ELBO, nats per
     image, when ``beta=1``); ``train_step`` and ``test_step`` track all three. The encoder gives
@@ -309,11 +290,7 @@ class VAE(EncoderDecoderModel):
     def test_step(self, data):
         return self._update_metrics(self.compute_losses(self._images(data), training=False))
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "beta": self.beta}
 
-
-@keras.saving.register_keras_serializable(package="labkit")
 class ConditionalVAE(VAE):
     """A :class:`VAE` whose encoder and decoder also take the one-hot digit: its input is the
     pair ``(images, one_hot_labels)`` (:func:`labkit.image_batches` with ``labels=``)."""

@@ -22,16 +22,6 @@ from labkit.config import IMAGE_SHAPE, NUM_CLASSES, _check_integer
 from labkit.evaluation import decode, reconstruct
 from labkit.models import latent_size
 
-__all__ = [
-    "LearningSnapshots",
-    "plot_history",
-    "plot_image_rows",
-    "plot_latent_space",
-    "plot_manifold",
-    "show",
-    "use_lab_style",
-]
-
 
 def use_lab_style() -> None:
     """Apply the kit's matplotlib style (sizes, grey digits, grids) to the figures drawn next."""

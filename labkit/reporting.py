@@ -13,14 +13,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["format_table", "history_table", "report_results"]
+__all__ = ["format_table", "report_results"]
 
 # Set by nbgrader while it autogrades or validates: a failed exercise must then raise.
 NBGRADER_EXECUTION_ENV = "NBGRADER_EXECUTION"
 RESULTS_MIME_TYPE = "application/vnd.labkit.results+json"
 CHECK_MIME_TYPE = "application/vnd.labkit.check+json"
-
-HISTORY_COLUMN_ORDER = ("loss", "reconstruction_loss", "kl_loss")
 
 
 def _format_value(value: object, decimals: int = 2) -> str:
@@ -42,22 +40,6 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
-
-
-def history_table(history: Mapping[str, Sequence[float]]) -> str:
-    """A Keras ``History.history`` as a table: one row per epoch, the losses in the order they add
-    up (``loss``, ``reconstruction_loss``, ``kl_loss``, others), then the same for ``val_*``."""
-    logged = list(history)
-
-    def order(name: str) -> tuple[bool, int, int]:
-        base = name.removeprefix("val_")
-        rank = HISTORY_COLUMN_ORDER.index(base) if base in HISTORY_COLUMN_ORDER else 99
-        return (name.startswith("val_"), rank, logged.index(name))
-
-    names = sorted(logged, key=order)
-    num_epochs = len(history[names[0]]) if names else 0
-    rows = [[epoch + 1, *(history[name][epoch] for name in names)] for epoch in range(num_epochs)]
-    return format_table(["epoch", *names], rows)
 
 
 class _Results:

@@ -203,17 +203,26 @@ def fit_on_data(
     data: LabData,
     settings: LabSettings,
     *,
+    labels: bool = False,
     log_name: str | None = "",
 ) -> dict[str, list[float]]:
-    """Fit the compiled ``model`` on ``data.x_train``, validating on ``data.x_val``; one
-    :class:`EpochLog` line per epoch (none when ``log_name`` is None). Returns the history dict.
-    """
+    """Fit the compiled ``model`` on ``data.x_train`` (with their digits if ``labels``, for a
+    conditional VAE), validating on ``data.x_val``; one :class:`EpochLog` line per epoch (none
+    when ``log_name`` is None). Returns the history dict."""
     autoencoder = not isinstance(model, VAE)
+
+    def batches(images, digits, shuffle_seed=None):
+        return image_batches(
+            images,
+            settings.batch_size,
+            shuffle_seed=shuffle_seed,
+            with_targets=autoencoder,
+            labels=digits if labels else None,
+        )
+
     history = model.fit(
-        image_batches(
-            data.x_train, settings.batch_size, shuffle_seed=settings.seed, with_targets=autoencoder
-        ),
-        validation_data=image_batches(data.x_val, settings.batch_size, with_targets=autoencoder),
+        batches(data.x_train, data.y_train, settings.seed),
+        validation_data=batches(data.x_val, data.y_val),
         epochs=settings.num_epochs,
         shuffle=False,  # image_batches reshuffles every epoch itself
         callbacks=[] if log_name is None else [EpochLog(log_name)],

@@ -20,7 +20,7 @@ from labkit.evaluation import decode, encode
 from labkit.models import latent_size
 from labkit.plots import digit_legend, draw_latent_scatter, fit_projection
 
-__all__ = ["ConditionalExplorer", "InterpolationExplorer", "LatentExplorer"]
+__all__ = ["InterpolationExplorer", "LatentExplorer"]
 
 DIGIT_DISPLAY_PIXELS = 168  # 28 x 6: large enough to see strokes, nearest-neighbour scaled
 SLIDER_LIMIT = 3.0  # latent units: +-3 standard deviations of the VAE's N(0, 1) prior
@@ -70,9 +70,10 @@ class _SnapshotBox(widgets.VBox):
 class LatentExplorer(_SnapshotBox):
     """One slider per latent dimension, from ``-slider_limit`` to ``slider_limit``: shows the
     decoded digit, and the point over the codes of ``images`` ``(n, 784)`` coloured by ``labels``.
-    """
 
-    digit = None  # the digit a conditional decoder draws (see ConditionalExplorer)
+    For a conditional VAE, pass the ``digit`` to draw first (0 to 9): buttons pick it, and
+    ``labels`` also go to the encoder.
+    """
 
     def __init__(
         self,
@@ -80,11 +81,21 @@ class LatentExplorer(_SnapshotBox):
         images: np.ndarray,
         labels: np.ndarray,
         *,
+        digit: int | None = None,
         slider_limit: float = SLIDER_LIMIT,
     ) -> None:
         self.model = model
         self.slider_limit = float(slider_limit)
-        latents = encode(model, images, labels=None if self.digit is None else labels)
+        self.digit_picker = None
+        if digit is not None:
+            self.digit_picker = widgets.ToggleButtons(
+                options=list(range(NUM_CLASSES)),
+                value=self._checked_digit(digit),
+                description="digit",
+                style={"button_width": "32px"},
+            )
+            self.digit_picker.observe(lambda change: self.update(), names="value")
+        latents = encode(model, images, labels=None if digit is None else labels)
         self.num_codes = len(latents)
         self.projection = fit_projection(latents)
         self._render_scatter(latents, np.asarray(labels))
@@ -108,8 +119,26 @@ class LatentExplorer(_SnapshotBox):
         pictures = widgets.HBox(
             [self.digit_view, self.position_view], layout=widgets.Layout(align_items="flex-start")
         )
-        super().__init__([pictures, *self.sliders])
+        picker = [] if self.digit_picker is None else [self.digit_picker]
+        super().__init__([*picker, pictures, *self.sliders])
         self.update()
+
+    @staticmethod
+    def _checked_digit(digit) -> int:
+        if isinstance(digit, bool) or digit not in range(NUM_CLASSES):
+            raise ValueError(f"digit must be one of 0 to {NUM_CLASSES - 1}. Received: {digit!r}.")
+        return int(digit)
+
+    @property
+    def digit(self) -> int | None:
+        """The digit a conditional decoder draws (None for another model)."""
+        return None if self.digit_picker is None else int(self.digit_picker.value)
+
+    def set_digit(self, digit: int) -> None:
+        """Draw ``digit`` (0 to 9, else ValueError) at the current point (conditional VAE)."""
+        if self.digit_picker is None:
+            raise ValueError("this explorer has no digit to pick: its model is not conditional.")
+        self.digit_picker.value = self._checked_digit(digit)  # the observer redraws
 
     def _decode(self) -> np.ndarray:
         return decode(self.model, self.point[None, :], labels=self.digit)[0]
@@ -190,45 +219,6 @@ class LatentExplorer(_SnapshotBox):
             f"{what} = ({point}), beside a scatter of {self.num_codes} test codes coloured by "
             "digit with that point marked."
         )
-
-
-class ConditionalExplorer(LatentExplorer):
-    """A :class:`LatentExplorer` for a conditional VAE: pick the digit (first ``digit``), then
-    move through the style; ``labels`` also go to the encoder."""
-
-    def __init__(
-        self,
-        model: keras.Model,
-        images: np.ndarray,
-        labels: np.ndarray,
-        *,
-        digit: int = 0,
-        slider_limit: float = SLIDER_LIMIT,
-    ) -> None:
-        self.digit_picker = widgets.ToggleButtons(
-            options=list(range(NUM_CLASSES)),
-            value=self._checked_digit(digit),
-            description="digit",
-            style={"button_width": "32px"},
-        )
-        super().__init__(model, images, labels, slider_limit=slider_limit)
-        self.children = (self.digit_picker, *self.children)
-        self.digit_picker.observe(lambda change: self.update(), names="value")
-
-    @staticmethod
-    def _checked_digit(digit) -> int:
-        if isinstance(digit, bool) or digit not in range(NUM_CLASSES):
-            raise ValueError(f"digit must be one of 0 to {NUM_CLASSES - 1}. Received: {digit!r}.")
-        return int(digit)
-
-    @property
-    def digit(self) -> int:
-        """The digit the decoder draws."""
-        return int(self.digit_picker.value)
-
-    def set_digit(self, digit: int) -> None:
-        """Draw ``digit`` (0 to 9, else ValueError) at the current point."""
-        self.digit_picker.value = self._checked_digit(digit)  # the observer redraws
 
 
 class InterpolationExplorer(_SnapshotBox):

@@ -10,8 +10,9 @@
 * ``grading``: one notebook's grade; ``batch``: a class at once; ``exports``: CSV, feedback and
   Gradescope; ``sandbox``: bubblewrap around each executed notebook; ``release``: student copies.
 
-Importing this package does not import TensorFlow (nor ``labkit``): ``labkit grade`` starts in
-a fraction of a second, and only ``--execute`` and ``labkit check``/``run`` start TensorFlow.
+Importing this package starts no TensorFlow (it uses only labkit's TensorFlow-free settings and
+data modules): ``labkit grade`` starts in a fraction of a second, and only ``--execute`` and
+``labkit check``/``run`` start TensorFlow.
 """
 
 from labkit_instructor.cells import LabTemplate, match, restore, tag_cells, tag_notebooks

@@ -3,7 +3,7 @@
 
 ``labkit run`` is the kit's main job (the README's first quick-start command). The command lives
 here, outside the ``labkit`` package, so that ``labkit grade`` starts without TensorFlow:
-``check`` and ``run`` import ``labkit`` when they start, ``grade`` only with ``--execute``.
+``check`` and ``run`` start it, ``grade`` only with ``--execute``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from labkit.config import DATA_DIR_ENV  # labkit.config and labkit.data start no TensorFlow
 from labkit_instructor.batch import grade_class
 from labkit_instructor.cells import tag_notebooks
 from labkit_instructor.exports import write_gradescope
@@ -34,38 +35,17 @@ from labkit_instructor.rubrics import load_rubrics
 if TYPE_CHECKING:
     from labkit.config import LabSettings
 
-# The name labkit.config.DATA_DIR_ENV gives it (tests check they agree); spelt out so that
-# building the parser does not start TensorFlow.
-DATA_DIR_ENV = "LABKIT_DATA_DIR"
-# labkit.data's words for where MNIST may be (a test checks the messages agree).
-MNIST_SOURCES = "a folder holding the four MNIST IDX files (raw or .gz) or Keras's mnist.npz"
-
 
 def _check_data_path(given: Path | None) -> None:
-    """Stop at once when the MNIST path of ``--data-dir`` (``given``) or ``LABKIT_DATA_DIR``
-    does not exist or is one IDX file, with labkit.data's message: labkit.data would say so only
-    once TensorFlow has started, seconds later. Other problems are left to labkit.data."""
-    from labkit_instructor.services import MNIST_NAMES
+    """Stop at once, with labkit.data's message, when the MNIST path of ``--data-dir``
+    (``given``) or ``LABKIT_DATA_DIR`` does not exist or is one IDX file: labkit.data needs no
+    TensorFlow for this, and the notebooks would say so only once TensorFlow has started."""
+    from labkit.config import data_dir_from_env
+    from labkit.data import check_data_path
 
-    named = "--data-dir" if given is not None else DATA_DIR_ENV
-    value = str(given) if given is not None else os.environ.get(DATA_DIR_ENV, "").strip()
-    if not value:
-        return
-    path = Path(value).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(
-            f"MNIST not found: {path} does not exist. Set {named} to {MNIST_SOURCES}, or leave "
-            f"{named} out to load MNIST through keras.datasets.mnist."
-        )
-    if path.is_file():
-        with path.open("rb") as stream:
-            head = stream.read(4)  # gzip's magic number, or an IDX file's
-        idx_names = {name + suffix for name in MNIST_NAMES[1:] for suffix in ("", ".gz")}
-        if path.name in idx_names or head[:2] == b"\x1f\x8b" or head[:3] == b"\0\0\x08":
-            raise ValueError(
-                f"{path} is one MNIST IDX file, not a folder: set {named} to the folder that "
-                f"holds the four IDX files, {path.parent}."
-            )
+    path = given.expanduser() if given is not None else data_dir_from_env()
+    if path is not None:
+        check_data_path(path, "--data-dir" if given is not None else DATA_DIR_ENV)
 
 
 def _print_table(rows: Sequence[tuple[str, str]]) -> None:

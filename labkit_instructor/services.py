@@ -42,14 +42,6 @@ __all__ = [
 
 KIT_ROOT = Path(__file__).resolve().parents[1]
 KIT_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "labkit", "labkit_instructor")
-# What labkit.load_mnist reads from a folder (labkit.data; a test checks they agree).
-MNIST_NAMES = (
-    "mnist.npz",
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
 EXECUTABLE = 0o755 << 16  # a zip member's Unix mode: run_autograder must be executable
 
 SETUP_SH = r"""#!/usr/bin/env bash
@@ -199,22 +191,25 @@ def _kit_files() -> list[tuple[Path, str]]:
 
 def _mnist_files(data_dir: Path) -> list[Path]:
     """The MNIST files of ``data_dir`` (mnist.npz, or the four IDX files, raw or ``.gz``)."""
+    from labkit.data import MNIST_FILES, NPZ_NAME
+
+    names = [NPZ_NAME, *(spec.name for spec in MNIST_FILES.values())]
     folder = Path(data_dir)
     found = [
         folder / candidate
-        for name in MNIST_NAMES
+        for name in names
         for candidate in (name, f"{name}.gz")
         if (folder / candidate).is_file()
     ]
-    npz = [path for path in found if path.name == MNIST_NAMES[0]]
-    idx = {path.name.removesuffix(".gz") for path in found} - {MNIST_NAMES[0]}
+    npz = [path for path in found if path.name == NPZ_NAME]
+    idx = {path.name.removesuffix(".gz") for path in found} - {NPZ_NAME}
     if npz:
         return npz
-    if len(idx) == len(MNIST_NAMES) - 1:
+    if len(idx) == len(MNIST_FILES):
         return [path for path in found if path.name.removesuffix(".gz") in idx]
     raise ValueError(
         f"--data-dir {folder} holds neither mnist.npz nor the four MNIST IDX files "
-        f"({', '.join(MNIST_NAMES[1:])}, raw or .gz). Name the folder that has them, or leave "
+        f"({', '.join(names[1:])}, raw or .gz). Name the folder that has them, or leave "
         "--data-dir out: setup.sh then downloads MNIST through Keras."
     )
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real MNIST files, located as the kit locates them."""
+"""Shared fixtures: the real MNIST files, located as the kit locates them, and the tiny lab."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_lab import build_tiny_lab
 
 from labkit.data import MNIST_FILES
 
@@ -138,3 +139,9 @@ def sandbox() -> str:
     from labkit_instructor.sandbox import check_sandbox
 
     return check_sandbox()
+
+
+@pytest.fixture
+def tiny_lab(tmp_path) -> dict:
+    """The tests' tiny TensorFlow-free lab (``tests/tiny_lab.py``), written in ``tmp_path``."""
+    return build_tiny_lab(tmp_path)

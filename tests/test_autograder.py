@@ -6,7 +6,9 @@ Gradescope: the zip is unpacked into a temporary root laid out as ``/autograder`
 ``LABKIT_AUTOGRADER_PYTHON`` naming this environment instead of the one ``setup.sh`` installs.
 Classroom: the workflow's grading step and its tests' commands run in the starter repository,
 the tests' with only ``PATH`` and ``HOME``, as GitHub Classroom's command grader runs them. Both
-use the tiny lab of ``test_grading_safety`` (its kernels need no TensorFlow), and Lab 01 once.
+use the tiny lab of ``tests/tiny_lab.py`` (its kernels need no TensorFlow); Classroom grades the
+kit's binarize exercise against its withheld copy, and Gradescope the real Lab 01 once, from the
+kit's own zip (the one end-to-end grade of a real lab here).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from test_grading_safety import (
+from test_sandbox import _open_to_others
+from tiny_lab import (
     GRADESCOPE_RESULTS,
     MAX_POINTS,
     RUBRIC_ITEMS,
@@ -32,16 +35,15 @@ from test_grading_safety import (
     _cell,
     _solve,
     _student,
-    lab,  # noqa: F401 (a fixture)
+    build_binarize_lab,
 )
-from test_sandbox import _open_to_others
 
 import labkit
 from labkit_instructor import tamper
 from labkit_instructor.cells import LabTemplate
 from labkit_instructor.cli import main
 from labkit_instructor.release import release_notebook
-from labkit_instructor.services import MNIST_NAMES, build_classroom, build_gradescope
+from labkit_instructor.services import build_classroom, build_gradescope
 from labkit_instructor.services import withhold_solutions as withhold
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -66,22 +68,12 @@ def double(x):
 
 
 @pytest.fixture
-def tiny_lab(lab):  # noqa: F811
-    """The tiny lab of test_grading_safety: instructor notebook, rubric, release."""
-    return lab
-
-
-def _rubric(tiny_lab) -> Path:
-    return tiny_lab["root"].parent / "rubric.json"
-
-
-@pytest.fixture
 def autograder(tiny_lab, tmp_path) -> Path:
     return build_gradescope(
         ["01_tiny"],
         tmp_path / "autograder.zip",
         source=tiny_lab["source"],
-        rubric=_rubric(tiny_lab),
+        rubric=tiny_lab["rubric"],
     )
 
 
@@ -166,23 +158,23 @@ def test_mnist_is_bundled_from_a_folder_that_has_it(tiny_lab, tmp_path, mnist_di
         ["01_tiny"],
         tmp_path / "a.zip",
         source=tiny_lab["source"],
-        rubric=_rubric(tiny_lab),
+        rubric=tiny_lab["rubric"],
         data_dir=mnist_dir,
     )
     with zipfile.ZipFile(bundle) as archive:
         bundled = {name for name in archive.namelist() if name.startswith("mnist/")}
     assert len(bundled) == 4 and bundle.stat().st_size > 10e6
     idx_names = {spec.name for spec in labkit.data.MNIST_FILES.values()}
-    assert set(MNIST_NAMES) == {"mnist.npz", *idx_names}  # the copy agrees with labkit.data
+    assert {Path(name).name.removesuffix(".gz") for name in bundled} == idx_names
     with pytest.raises(ValueError, match=r"holds neither mnist\.npz nor the four MNIST IDX files"):
         build_gradescope(["01_tiny"], tmp_path / "b.zip", source=tiny_lab["source"],
-                         rubric=_rubric(tiny_lab), data_dir=tmp_path)  # fmt: skip
+                         rubric=tiny_lab["rubric"], data_dir=tmp_path)  # fmt: skip
 
 
 def test_an_unknown_lab_is_refused_with_the_labs_there_are(tiny_lab, tmp_path, capsys):
     arguments = ["gradescope", "99_none", "--output", str(tmp_path / "a.zip")]
     assert (
-        main([*arguments, "--source", str(tiny_lab["source"]), "--rubric", str(_rubric(tiny_lab))])
+        main([*arguments, "--source", str(tiny_lab["source"]), "--rubric", str(tiny_lab["rubric"])])
         == 2
     )
     assert "99_none has no rubric. Use 01_tiny" in capsys.readouterr().err
@@ -248,7 +240,7 @@ def test_a_failed_set_up_still_writes_results_that_say_what_happened(tiny_lab, a
 
 
 def test_no_sandbox_is_written_only_when_asked(tiny_lab, tmp_path):
-    options = {"source": tiny_lab["source"], "rubric": _rubric(tiny_lab)}
+    options = {"source": tiny_lab["source"], "rubric": tiny_lab["rubric"]}
     plain = build_gradescope(["01_tiny"], tmp_path / "a.zip", **options)
     bare = build_gradescope(["01_tiny"], tmp_path / "b.zip", sandbox=False, **options)
     with zipfile.ZipFile(plain) as first, zipfile.ZipFile(bare) as second:
@@ -273,7 +265,7 @@ def test_lab_01_solved_gets_its_exercise_points_from_the_kit_s_zip(tmp_path, san
 @pytest.fixture
 def starter(tiny_lab, tmp_path) -> Path:
     return build_classroom(
-        ["01_tiny"], tmp_path / "starter", source=tiny_lab["source"], rubric=_rubric(tiny_lab)
+        ["01_tiny"], tmp_path / "starter", source=tiny_lab["source"], rubric=tiny_lab["rubric"]
     )
 
 
@@ -346,11 +338,15 @@ def test_the_workflow_gives_a_solved_copy_every_point_and_an_unsolved_none(start
     assert sum(unsolved.values()) == UNSOLVED_POINTS
 
 
-def test_lab_01_graded_against_its_withheld_copy_gets_the_exercise_points(tmp_path, sandbox):
-    starter = build_classroom(["01_setup_and_data"], tmp_path / "starter")
-    solved = _run_workflow(starter, REPO_ROOT / "notebooks" / "01_setup_and_data.ipynb")
-    assert solved["01_setup_and_data: exercise_binarize"] == 11
-    assert solved["01_setup_and_data: ran_without_errors"] == 2
+def test_a_kit_exercise_graded_against_its_withheld_copy_gets_its_points(tmp_path, sandbox):
+    # Lab 01's binarize exercise: the grader judges it itself, from the withheld copy's cells.
+    lab = build_binarize_lab(tmp_path / "lab")
+    starter = build_classroom(
+        [lab["name"]], tmp_path / "starter", source=lab["source"], rubric=lab["rubric"]
+    )
+    solved = _run_workflow(starter, lab["source"] / f"{lab['name']}.ipynb")
+    assert solved["01_binarize: exercise_binarize"] == 11
+    assert solved["01_binarize: ran_without_errors"] == 2
 
 
 @pytest.mark.parametrize("name", ["01_setup_and_data", "02_autoencoder", "03_vae"])

@@ -437,7 +437,7 @@ CONDITIONAL_EXPLORER_CELLS = [
     "labkit.seed_everything(settings.seed)\n"
     "data = labkit.load_lab_data(settings)",
     "cvae = labkit.models.build_conditional_vae(seed=settings.seed)\n"
-    "explorer = labkit.ConditionalExplorer(cvae, data.x_test[:300], data.y_test[:300], digit=7)\n"
+    "explorer = labkit.LatentExplorer(cvae, data.x_test[:300], data.y_test[:300], digit=7)\n"
     "explorer",
 ]
 

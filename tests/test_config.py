@@ -101,3 +101,17 @@ def test_the_tests_stop_at_once_with_one_message_without_mnist(tmp_path):
     assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
     assert "The tests need MNIST" in run.stdout + run.stderr
     assert "passed" not in run.stdout and "failed" not in run.stdout
+
+
+def test_the_settings_data_reports_and_checks_import_without_tensorflow():
+    # The grader imports these alone; the first public name a notebook uses starts TensorFlow.
+    code = (
+        "import sys, labkit, labkit.config, labkit.data, labkit.reporting, labkit.checks\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'labkit.backend') if m in sys.modules))\n"
+        "labkit.load_settings\n"
+        "print('tensorflow' in sys.modules, 'labkit.widgets' in sys.modules)\n"
+    )
+    printed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert printed.split("\n")[:2] == ["[]", "True True"]

@@ -1,9 +1,9 @@
 """Grades an instructor can trust: the lab's cells restored, students' code sandboxed.
 
-A tiny lab of its own (its instructor notebook, rubric and release) keeps these tests fast: its
-kernels need no TensorFlow. Its check and Result cells store the same records as
-``labkit.reporting.report_check`` and ``labkit.report_results``. Each bad submission is a test:
-it is graded or reported on its own row, the batch goes on, and no student file changes.
+The tiny lab of ``tests/tiny_lab.py`` (its instructor notebook, rubric and release; the
+``tiny_lab`` fixture) keeps these tests fast: its kernels need no TensorFlow. Each bad
+submission is a test: it is graded or reported on its own row, the batch goes on, and no student
+file changes.
 """
 
 from __future__ import annotations
@@ -17,110 +17,26 @@ import sys
 from pathlib import Path
 
 import jsonschema
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell
+from tiny_lab import (
+    GRADESCOPE_RESULTS,
+    MAX_POINTS,
+    RUBRIC_ITEMS,
+    UNSOLVED_POINTS,
+    _cell,
+    _grader,
+    _points,
+    _solve,
+    _student,
+)
 
 import labkit_instructor
 import labkit_instructor.exports
 from labkit_instructor.batch import grade_class
 from labkit_instructor.cells import match
 from labkit_instructor.cli import main
-from labkit_instructor.notebook_files import CHECK_MIME_TYPE, RESULTS_MIME_TYPE
 from labkit_instructor.sandbox import Sandbox, SandboxUnavailable, check_sandbox
-
-SETUP = f"""from IPython.display import display
-report_check = lambda name, checks: display(
-    {{"{CHECK_MIME_TYPE}": {{"name": name, "passed": all(checks.values()), "checks": checks}},
-     "text/plain": f"exercise {{name}}: {{'PASS' if all(checks.values()) else 'FAIL'}}"}},
-    raw=True,
-)
-report_results = lambda results: display(
-    {{"{RESULTS_MIME_TYPE}": results, "text/plain": str(results)}}, raw=True
-)
-print("setup PASS")"""
-SOLUTION = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
-CHECK = """checks = {"double(2) == 4": double(2) == 4}
-### BEGIN HIDDEN TESTS
-checks["double(-1) == -2"] = double(-1) == -2
-### END HIDDEN TESTS
-report_check("double", checks)"""
-RESULTS = 'report_results({"answer": double(21)})'
-OBSERVATIONS = (
-    "## Observations\n\n<!-- BEGIN SOLUTION -->\nIt doubles every number.\n<!-- END SOLUTION -->"
-)
-RUBRIC_ITEMS = [
-    {"id": "ran", "points": 1, "check": "ran_without_errors"},
-    {"id": "setup", "points": 1, "check": "no_failed_checks"},
-    {"id": "exercise_double", "points": 3, "check": "exercise_passed",
-     "exercise": "double"},
-    {"id": "answer", "points": 1, "check": "result_at_least", "result": "answer",
-     "min": 42},
-    {"id": "observations", "points": 1, "check": "section_written",
-     "section": "Observations", "min_words": 3},
-]  # fmt: skip
-RUBRIC = {"labs": {"01_tiny": RUBRIC_ITEMS}}
-MAX_POINTS = 7
-UNSOLVED_POINTS = 2  # the setup cell's PASS and the Observations: the rest needs a solution
-
-
-@pytest.fixture
-def lab(tmp_path):
-    """The tiny lab: instructor notebook (tagged), rubric, student release, a submissions folder."""
-    source, release = tmp_path / "instructor", tmp_path / "release"
-    source.mkdir()
-    rubric_path = tmp_path / "rubric.json"
-    rubric_path.write_text(json.dumps(RUBRIC), encoding="utf-8")
-    rubrics = labkit_instructor.load_rubrics(rubric_path)
-    cells = [
-        new_markdown_cell("# Lab 01 · tiny"),
-        new_code_cell(SETUP),
-        new_markdown_cell("## Exercise"),
-        new_code_cell(SOLUTION),
-        new_code_cell(CHECK),
-        new_code_cell(RESULTS),
-        new_markdown_cell(OBSERVATIONS),
-    ]
-    notebook = new_notebook(
-        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}}
-    )
-    labkit_instructor.tag_cells(notebook, rubrics["01_tiny"])
-    nbformat.write(notebook, source / "01_tiny.ipynb")
-    labkit_instructor.release_notebooks(source, release)
-    submissions = tmp_path / "submissions"
-    submissions.mkdir()
-    return {"source": source, "release": release, "rubrics": rubrics, "root": submissions}
-
-
-def _student(lab, name: str, edit=None, *, solved: bool = False) -> Path:
-    """A student's copy: the released notebook (or the instructor's, ``solved``), ``edit``ed."""
-    origin = lab["source"] if solved else lab["release"]
-    notebook = json.loads((origin / "01_tiny.ipynb").read_text(encoding="utf-8"))
-    if not solved:  # an honest student writes the Observations
-        _cell(notebook, "## Observations")["source"] = "## Observations\n\nMy words about it."
-    if edit is not None:
-        edit(notebook)
-    folder = lab["root"] / name
-    folder.mkdir()
-    path = folder / "01_tiny.ipynb"
-    path.write_text(json.dumps(notebook), encoding="utf-8")
-    return path
-
-
-def _cell(notebook: dict, text: str) -> dict:
-    return next(cell for cell in notebook["cells"] if text in "".join(cell["source"]))
-
-
-def _grader(lab, **options) -> labkit_instructor.Grader:
-    return labkit_instructor.Grader(lab["rubrics"], lab["source"], cell_timeout=20, **options)
-
-
-def _points(report) -> dict[str, float]:
-    return {item.id: item.points for item in report.items}
-
-
-def _solve(notebook, body: str = "return 2 * x") -> None:
-    _cell(notebook, "def double")["source"] = f"def double(x):\n    {body}"
 
 
 def _forge(notebook) -> None:
@@ -132,8 +48,8 @@ def _forge(notebook) -> None:
 # --- The metadata ---
 
 
-def test_tag_cells_marks_solution_grade_results_and_locked_cells(lab):
-    notebook = json.loads((lab["source"] / "01_tiny.ipynb").read_text(encoding="utf-8"))
+def test_tag_cells_marks_solution_grade_results_and_locked_cells(tiny_lab):
+    notebook = json.loads((tiny_lab["source"] / "01_tiny.ipynb").read_text(encoding="utf-8"))
     records = [cell["metadata"]["nbgrader"] for cell in notebook["cells"]]
     assert [(r["solution"], r["grade"], r["locked"]) for r in records] == [
         (False, False, True),
@@ -148,17 +64,17 @@ def test_tag_cells_marks_solution_grade_results_and_locked_cells(lab):
     assert records[5]["grade_id"] == "results"
     assert all(r["schema_version"] == 3 for r in records)
     assert notebook["metadata"]["labkit"]["lab"] == "01_tiny"  # graded as 01_tiny if renamed
-    assert labkit_instructor.tag_cells(notebook, lab["rubrics"]["01_tiny"]) == 0  # stable
+    assert labkit_instructor.tag_cells(notebook, tiny_lab["rubrics"]["01_tiny"]) == 0  # stable
     del notebook["metadata"]["labkit"]
-    assert labkit_instructor.tag_cells(notebook, lab["rubrics"]["01_tiny"]) == 1
+    assert labkit_instructor.tag_cells(notebook, tiny_lab["rubrics"]["01_tiny"]) == 1
     assert notebook["metadata"]["labkit"] == {"lab": "01_tiny"}
 
 
-def test_tag_cells_refuses_a_rubric_and_notebook_that_disagree(lab):
-    notebook = json.loads((lab["source"] / "01_tiny.ipynb").read_text(encoding="utf-8"))
+def test_tag_cells_refuses_a_rubric_and_notebook_that_disagree(tiny_lab):
+    notebook = json.loads((tiny_lab["source"] / "01_tiny.ipynb").read_text(encoding="utf-8"))
     _cell(notebook, "report_check(")["source"] = 'report_check("triple", {"x": True})'
     with pytest.raises(ValueError, match="checks exercise 'triple', which 01_tiny's rubric"):
-        labkit_instructor.tag_cells(notebook, lab["rubrics"]["01_tiny"])
+        labkit_instructor.tag_cells(notebook, tiny_lab["rubrics"]["01_tiny"])
 
 
 def test_the_kit_notebooks_metadata_matches_the_rubrics():
@@ -173,27 +89,27 @@ def test_the_kit_notebooks_metadata_matches_the_rubrics():
 # --- Forged and damaged submissions ---
 
 
-def test_a_forged_notebook_scores_no_more_than_an_honest_unsolved_one(lab, sandbox):
-    honest = _student(lab, "honest")
-    forged = _student(lab, "forger", _forge)
-    grader = _grader(lab, execute=True, sandbox=sandbox)
+def test_a_forged_notebook_scores_no_more_than_an_honest_unsolved_one(tiny_lab, sandbox):
+    honest = _student(tiny_lab, "honest")
+    forged = _student(tiny_lab, "forger", _forge)
+    grader = _grader(tiny_lab, execute=True, sandbox=sandbox)
     honest_report, forged_report = grader.grade(honest), grader.grade(forged)
     assert honest_report.points == forged_report.points == UNSOLVED_POINTS, forged_report.feedback()
     assert "the check cell of exercise 'double' was edited (the lab's version ran)" in (
         forged_report.notes
     )
     # Without --execute the forged outputs are there, but the edited cells earn nothing.
-    stored = _grader(lab).grade(forged)
+    stored = _grader(tiny_lab).grade(forged)
     assert _points(stored)["exercise_double"] == 0 and _points(stored)["answer"] == 0
     assert "which was edited" in stored.feedback()
 
 
-def test_a_solved_notebook_gets_full_marks_and_hidden_tests_run(lab, sandbox):
-    solved = _student(lab, "solved", _solve)
-    grader = _grader(lab, execute=True, sandbox=sandbox)
+def test_a_solved_notebook_gets_full_marks_and_hidden_tests_run(tiny_lab, sandbox):
+    solved = _student(tiny_lab, "solved", _solve)
+    grader = _grader(tiny_lab, execute=True, sandbox=sandbox)
     assert grader.grade(solved).points == MAX_POINTS
     # Passes the visible check, fails the hidden one: only a real run catches it.
-    tricked = _student(lab, "tricked", lambda nb: _solve(nb, "return 4 if x == 2 else x"))
+    tricked = _student(tiny_lab, "tricked", lambda nb: _solve(nb, "return 4 if x == 2 else x"))
     report = grader.grade(tricked)
     assert _points(report)["exercise_double"] == 0
     # The hidden check is counted, never quoted: its name is its code here.
@@ -201,17 +117,17 @@ def test_a_solved_notebook_gets_full_marks_and_hidden_tests_run(lab, sandbox):
     assert "double(-1)" not in report.feedback()
 
 
-def test_a_deleted_locked_cell_is_restored_or_costs_the_items_that_read_it(lab, sandbox):
+def test_a_deleted_locked_cell_is_restored_or_costs_the_items_that_read_it(tiny_lab, sandbox):
     def delete_check(notebook):
         notebook["cells"].remove(_cell(notebook, "report_check("))
 
-    path = _student(lab, "deleter", lambda nb: (_solve(nb), delete_check(nb)))
-    executed = _grader(lab, execute=True, sandbox=sandbox).grade(path)
+    path = _student(tiny_lab, "deleter", lambda nb: (_solve(nb), delete_check(nb)))
+    executed = _grader(tiny_lab, execute=True, sandbox=sandbox).grade(path)
     assert executed.points == MAX_POINTS
     assert "the check cell of exercise 'double' was deleted (the lab's version ran)" in (
         executed.notes
     )
-    stored = _grader(lab).grade(path)
+    stored = _grader(tiny_lab).grade(path)
     assert {name for name, points in _points(stored).items() if points == 0} >= {
         "exercise_double",
         "ran",
@@ -219,7 +135,7 @@ def test_a_deleted_locked_cell_is_restored_or_costs_the_items_that_read_it(lab, 
     }
 
 
-def test_duplicate_ids_and_reordered_cells_are_matched(lab, sandbox):
+def test_duplicate_ids_and_reordered_cells_are_matched(tiny_lab, sandbox):
     def copy_check_and_swap(notebook):
         check = _cell(notebook, "report_check(")
         forged = json.loads(json.dumps(check))  # JupyterLab's copy keeps the metadata
@@ -228,15 +144,17 @@ def test_duplicate_ids_and_reordered_cells_are_matched(lab, sandbox):
         notebook["cells"].insert(1, forged)
         _solve(notebook, "return x")  # wrong: the forged copy must not rescue it
 
-    path = _student(lab, "copier", copy_check_and_swap)
-    found = match(labkit_instructor.LabTemplate(_read(lab["source"]), "tiny"), _read_path(path))
+    path = _student(tiny_lab, "copier", copy_check_and_swap)
+    found = match(
+        labkit_instructor.LabTemplate(_read(tiny_lab["source"]), "tiny"), _read_path(path)
+    )
     twice = "the check cell of exercise 'double' appears 2 times"
     assert f"{twice}; the copies were removed" in found.notes(restored=True)
     # Without running, the first copy (the forged one, pasted above) is the one read: edited.
     assert f"{twice}; the first counts" in found.notes(restored=False)
     assert "the check cell of exercise 'double' was edited" in found.notes(restored=False)
-    assert _points(_grader(lab).grade(path))["exercise_double"] == 0
-    report = _grader(lab, execute=True, sandbox=sandbox).grade(path)
+    assert _points(_grader(tiny_lab).grade(path))["exercise_double"] == 0
+    report = _grader(tiny_lab, execute=True, sandbox=sandbox).grade(path)
     assert _points(report)["exercise_double"] == 0
 
 
@@ -248,7 +166,7 @@ def _read_path(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def test_a_cell_turned_into_markdown_runs_as_code_again(lab, sandbox):
+def test_a_cell_turned_into_markdown_runs_as_code_again(tiny_lab, sandbox):
     def retype(notebook):
         _solve(notebook)
         solution = _cell(notebook, "def double")
@@ -258,7 +176,9 @@ def test_a_cell_turned_into_markdown_runs_as_code_again(lab, sandbox):
         check["cell_type"] = "markdown"
         del check["outputs"], check["execution_count"]
 
-    report = _grader(lab, execute=True, sandbox=sandbox).grade(_student(lab, "retyper", retype))
+    report = _grader(tiny_lab, execute=True, sandbox=sandbox).grade(
+        _student(tiny_lab, "retyper", retype)
+    )
     assert report.points == MAX_POINTS
     assert any("turned from code into markdown" in note for note in report.notes)
 
@@ -266,12 +186,12 @@ def test_a_cell_turned_into_markdown_runs_as_code_again(lab, sandbox):
 # --- What the sandbox stops ---
 
 
-def test_an_infinite_loop_is_stopped_and_the_batch_goes_on(lab, sandbox):
-    looping = _student(lab, "a_loop", lambda nb: _solve(nb, "while True: pass"))
-    solved = _student(lab, "b_solved", _solve)
+def test_an_infinite_loop_is_stopped_and_the_batch_goes_on(tiny_lab, sandbox):
+    looping = _student(tiny_lab, "a_loop", lambda nb: _solve(nb, "while True: pass"))
+    solved = _student(tiny_lab, "b_solved", _solve)
     stream = io.StringIO()
     grader = labkit_instructor.Grader(
-        lab["rubrics"], lab["source"], execute=True, sandbox=sandbox, cell_timeout=3
+        tiny_lab["rubrics"], tiny_lab["source"], execute=True, sandbox=sandbox, cell_timeout=3
     )
     reports = grade_class(grader, [looping, solved], jobs=2, stream=stream)
     assert "ran past the per-cell limit of 3 s" in reports[0].execution_note
@@ -279,11 +199,11 @@ def test_an_infinite_loop_is_stopped_and_the_batch_goes_on(lab, sandbox):
     assert "[2/2]" in stream.getvalue()
 
 
-def test_ten_megabytes_printed_are_cut_and_reported(lab, sandbox):
+def test_ten_megabytes_printed_are_cut_and_reported(tiny_lab, sandbox):
     path = _student(
-        lab, "printer", lambda nb: _solve(nb, "print('x' * 10_000_000)\n    return 2 * x")
+        tiny_lab, "printer", lambda nb: _solve(nb, "print('x' * 10_000_000)\n    return 2 * x")
     )
-    report = _grader(lab, execute=True, sandbox=sandbox).grade(path)
+    report = _grader(tiny_lab, execute=True, sandbox=sandbox).grade(path)
     cut = re.compile(
         r"printed or displayed \d{2,3},\d{3},\d{3} characters; the grader kept the first 5,000,000"
     )
@@ -291,31 +211,31 @@ def test_ten_megabytes_printed_are_cut_and_reported(lab, sandbox):
     assert report.error is None and _points(report)["setup"] == 1
 
 
-def test_three_hundred_megabytes_displayed_are_dropped_unread_and_reported(lab, sandbox):
+def test_three_hundred_megabytes_displayed_are_dropped_unread_and_reported(tiny_lab, sandbox):
     code = "import IPython\n    IPython.display.display({'text/plain': 'x' * 300_000_000}, raw=1)"
-    report = _grader(lab, execute=True, sandbox=sandbox).grade(
-        _student(lab, "displayer", lambda nb: _solve(nb, f"{code}\n    return 2 * x"))
+    report = _grader(tiny_lab, execute=True, sandbox=sandbox).grade(
+        _student(tiny_lab, "displayer", lambda nb: _solve(nb, f"{code}\n    return 2 * x"))
     )
     cut = re.compile(r"cell \d+ sent an output over 67,108,864 bytes: dropped unread")
     assert any(cut.search(note) for note in report.notes), report.notes
 
 
-def _attack(lab, sandbox, name: str, code: str):
-    path = _student(lab, name, lambda nb: _solve(nb, f"{code}\n    return 2 * x"))
-    before = {p: p.read_bytes() for p in lab["root"].rglob("*.ipynb")}
-    report = _grader(lab, execute=True, sandbox=sandbox).grade(path)
-    assert {p: p.read_bytes() for p in lab["root"].rglob("*.ipynb")} == before
+def _attack(tiny_lab, sandbox, name: str, code: str):
+    path = _student(tiny_lab, name, lambda nb: _solve(nb, f"{code}\n    return 2 * x"))
+    before = {p: p.read_bytes() for p in tiny_lab["root"].rglob("*.ipynb")}
+    report = _grader(tiny_lab, execute=True, sandbox=sandbox).grade(path)
+    assert {p: p.read_bytes() for p in tiny_lab["root"].rglob("*.ipynb")} == before
     return report
 
 
-def test_a_cell_cannot_write_outside_its_folder(lab, sandbox, tmp_path):
+def test_a_cell_cannot_write_outside_its_folder(tiny_lab, sandbox, tmp_path):
     target = tmp_path / "written-by-student.txt"
-    report = _attack(lab, sandbox, "writer", f"open({str(target)!r}, 'w').write('x')")
+    report = _attack(tiny_lab, sandbox, "writer", f"open({str(target)!r}, 'w').write('x')")
     assert not target.exists()
     assert "FileNotFoundError" in report.feedback() or "Read-only" in report.feedback()
     home_file = Path.home() / "labkit-sandbox-test.txt"
     _attack(
-        lab,
+        tiny_lab,
         sandbox,
         "home_writer",
         f"import os; open(os.path.expanduser('~/{home_file.name}'), 'w')",
@@ -323,28 +243,30 @@ def test_a_cell_cannot_write_outside_its_folder(lab, sandbox, tmp_path):
     assert not home_file.exists()
 
 
-def test_a_cell_cannot_read_another_submission_the_sources_or_the_rubric(lab, sandbox):
-    other = _student(lab, "victim", _solve)
-    paths = [other, lab["source"] / "01_tiny.ipynb", lab["root"].parent / "rubric.json"]
-    report = _attack(lab, sandbox, "reader", f"[open(p).read() for p in {list(map(str, paths))!r}]")
+def test_a_cell_cannot_read_another_submission_the_sources_or_the_rubric(tiny_lab, sandbox):
+    other = _student(tiny_lab, "victim", _solve)
+    paths = [other, tiny_lab["source"] / "01_tiny.ipynb", tiny_lab["rubric"]]
+    report = _attack(
+        tiny_lab, sandbox, "reader", f"[open(p).read() for p in {list(map(str, paths))!r}]"
+    )
     assert "FileNotFoundError" in report.feedback()
     assert _points(report)["ran"] == 0
 
 
-def test_a_cell_cannot_reach_the_network(lab, sandbox):
+def test_a_cell_cannot_reach_the_network(tiny_lab, sandbox):
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
         port = server.getsockname()[1]
         code = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)"
-        report = _attack(lab, sandbox, "caller", code)
+        report = _attack(tiny_lab, sandbox, "caller", code)
     assert "ConnectionRefusedError" in report.feedback() or "OSError" in report.feedback()
 
 
-def test_no_process_outlives_its_notebook(lab, sandbox):
+def test_no_process_outlives_its_notebook(tiny_lab, sandbox):
     marker = "31337.25"  # a sleep nobody else starts
     code = f"import subprocess; subprocess.Popen(['sleep', '{marker}'], start_new_session=True)"
-    report = _attack(lab, sandbox, "forker", code)
+    report = _attack(tiny_lab, sandbox, "forker", code)
     assert report.error is None and any("imports subprocess" in note for note in report.notes)
     left = []
     for entry in Path("/proc").iterdir():
@@ -357,9 +279,11 @@ def test_no_process_outlives_its_notebook(lab, sandbox):
     assert left == []
 
 
-def test_memory_beyond_the_cap_raises_in_the_cell(lab, sandbox):
-    path = _student(lab, "hog", lambda nb: _solve(nb, "x = bytearray(3 * 2**30)\n    return 2 * x"))
-    grader = _grader(lab, execute=True, sandbox=sandbox, memory_megabytes=1_000)
+def test_memory_beyond_the_cap_raises_in_the_cell(tiny_lab, sandbox):
+    path = _student(
+        tiny_lab, "hog", lambda nb: _solve(nb, "x = bytearray(3 * 2**30)\n    return 2 * x")
+    )
+    grader = _grader(tiny_lab, execute=True, sandbox=sandbox, memory_megabytes=1_000)
     assert "MemoryError" in grader.grade(path).feedback()
 
 
@@ -400,10 +324,10 @@ def test_no_bubblewrap_on_linux_says_how_to_install_it(monkeypatch):
 # --- Batches and exports ---
 
 
-def test_the_csv_grows_row_by_row_and_resume_skips_what_is_done(lab):
-    paths = [_student(lab, name, _solve) for name in ("ann", "ben", "cat")]
-    grades = lab["root"].parent / "grades.csv"
-    grader = _grader(lab)
+def test_the_csv_grows_row_by_row_and_resume_skips_what_is_done(tiny_lab):
+    paths = [_student(tiny_lab, name, _solve) for name in ("ann", "ben", "cat")]
+    grades = tiny_lab["root"].parent / "grades.csv"
+    grader = _grader(tiny_lab)
     grade_class(grader, paths[:2], csv_path=grades, stream=io.StringIO())
     stream = io.StringIO()
     grade_class(grader, paths, csv_path=grades, resume=True, stream=stream)
@@ -432,66 +356,21 @@ def test_student_ids_follow_a_pattern(tmp_path):
         labkit_instructor.exports.StudentIds(paths, "(")
 
 
-def test_no_sandbox_runs_unconfined_with_a_warning(lab, capsys):
-    path = _student(lab, "trusting", _solve)
-    rubric = lab["root"].parent / "rubric.json"
+def test_no_sandbox_runs_unconfined_with_a_warning(tiny_lab, capsys):
+    path = _student(tiny_lab, "trusting", _solve)
+    rubric = tiny_lab["rubric"]
     arguments = ["grade", str(path), "--execute", "--no-sandbox"]
-    arguments += ["--rubric", str(rubric), "--source", str(lab["source"])]
+    arguments += ["--rubric", str(rubric), "--source", str(tiny_lab["source"])]
     assert main(arguments) == 0
     captured = capsys.readouterr()
     assert "--no-sandbox: students' code runs with your rights" in captured.err
     assert f"{MAX_POINTS}/{MAX_POINTS} points" in captured.out
 
 
-# Gradescope's results.json, as its autograder specification describes it
-# (gradescope-autograders.readthedocs.io/en/latest/specs/): every key optional but a score, on
-# top or on each test; visibility one of four words; nothing else allowed here.
-VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]}
-FORMAT = {"enum": ["text", "html", "simple_format", "md", "ansi"]}
-GRADESCOPE_TEST = {
-    "type": "object",
-    "properties": {
-        "score": {"type": "number"},
-        "max_score": {"type": "number"},
-        "status": {"enum": ["passed", "failed"]},
-        "name": {"type": "string"},
-        "name_format": FORMAT,
-        "number": {"type": "string"},
-        "output": {"type": "string"},
-        "output_format": FORMAT,
-        "tags": {"type": "array", "items": {"type": "string"}},
-        "visibility": VISIBILITY,
-        "extra_data": {"type": "object"},
-    },
-    "additionalProperties": False,
-}
-GRADESCOPE_RESULTS = {
-    "type": "object",
-    "properties": {
-        "score": {"type": "number"},
-        "execution_time": {"type": "number"},
-        "output": {"type": "string"},
-        "output_format": FORMAT,
-        "test_output_format": FORMAT,
-        "test_name_format": FORMAT,
-        "visibility": VISIBILITY,
-        "stdout_visibility": VISIBILITY,
-        "extra_data": {"type": "object"},
-        "tests": {"type": "array", "items": GRADESCOPE_TEST},
-        "leaderboard": {"type": "array"},
-    },
-    "additionalProperties": False,
-    "anyOf": [
-        {"required": ["score"]},
-        {"required": ["tests"], "properties": {"tests": {"items": {"required": ["score"]}}}},
-    ],
-}
-
-
-def test_gradescope_results_follow_gradescope_s_specification(lab, sandbox):
-    solved, unsolved = _student(lab, "ann", _solve), _student(lab, "ben")
-    out = lab["root"].parent / "results.json"
-    grader = _grader(lab, execute=True, sandbox=sandbox)
+def test_gradescope_results_follow_gradescope_s_specification(tiny_lab, sandbox):
+    solved, unsolved = _student(tiny_lab, "ann", _solve), _student(tiny_lab, "ben")
+    out = tiny_lab["root"].parent / "results.json"
+    grader = _grader(tiny_lab, execute=True, sandbox=sandbox)
     reports = grade_class(grader, [solved], gradescope_path=out, stream=io.StringIO())
     results = json.loads(out.read_text(encoding="utf-8"))
     jsonschema.validate(results, GRADESCOPE_RESULTS)
@@ -509,32 +388,32 @@ def test_gradescope_results_follow_gradescope_s_specification(lab, sandbox):
     assert "01_tiny.ipynb is a second notebook of 01_tiny: not counted" in both["output"]
 
 
-def test_a_submission_without_a_notebook_still_gets_gradescope_results(lab, tmp_path):
+def test_a_submission_without_a_notebook_still_gets_gradescope_results(tiny_lab, tmp_path):
     empty = tmp_path / "submission"
     empty.mkdir()
     out = tmp_path / "results.json"
-    rubric = lab["root"].parent / "rubric.json"
-    arguments = ["grade", str(empty), "--rubric", str(rubric), "--source", str(lab["source"])]
+    rubric = tiny_lab["rubric"]
+    arguments = ["grade", str(empty), "--rubric", str(rubric), "--source", str(tiny_lab["source"])]
     assert main([*arguments, "--gradescope", str(out)]) == 0
     results = json.loads(out.read_text(encoding="utf-8"))
     jsonschema.validate(results, GRADESCOPE_RESULTS)
     assert results["score"] == 0 and "No notebooks" in results["output"]
 
 
-def test_an_existing_csv_is_never_overwritten_and_resume_needs_one(lab):
-    path = _student(lab, "ann", _solve)
-    grades = lab["root"].parent / "grades.csv"
+def test_an_existing_csv_is_never_overwritten_and_resume_needs_one(tiny_lab):
+    path = _student(tiny_lab, "ann", _solve)
+    grades = tiny_lab["root"].parent / "grades.csv"
     grades.write_text("last week's grades\n", encoding="utf-8")
     with pytest.raises(ValueError, match="exists: pass --resume"):
-        grade_class(_grader(lab), [path], csv_path=grades, stream=io.StringIO())
+        grade_class(_grader(tiny_lab), [path], csv_path=grades, stream=io.StringIO())
     assert grades.read_text(encoding="utf-8") == "last week's grades\n"
     with pytest.raises(ValueError, match="other columns"):
-        grade_class(_grader(lab), [path], csv_path=grades, resume=True, stream=io.StringIO())
+        grade_class(_grader(tiny_lab), [path], csv_path=grades, resume=True, stream=io.StringIO())
     with pytest.raises(ValueError, match="--resume adds to a CSV file"):
-        grade_class(_grader(lab), [path], resume=True, stream=io.StringIO())
+        grade_class(_grader(tiny_lab), [path], resume=True, stream=io.StringIO())
 
 
-def test_damaged_cells_are_run_or_reported_never_a_crash(lab, sandbox):
+def test_damaged_cells_are_run_or_reported_never_a_crash(tiny_lab, sandbox):
     def damage(notebook):
         _solve(notebook)
         solution = _cell(notebook, "def double")
@@ -543,14 +422,16 @@ def test_damaged_cells_are_run_or_reported_never_a_crash(lab, sandbox):
         notebook["metadata"] = "not a dict"
         notebook["cells"].append({"cell_type": "code", "source": ["x = 1"]})  # no metadata
 
-    report = _grader(lab, execute=True, sandbox=sandbox).grade(_student(lab, "damaged", damage))
+    report = _grader(tiny_lab, execute=True, sandbox=sandbox).grade(
+        _student(tiny_lab, "damaged", damage)
+    )
     assert report.error is None and report.points == MAX_POINTS, report.feedback()
-    bad = _student(lab, "no_cells", lambda notebook: notebook.pop("cells"))
-    report = _grader(lab, execute=True, sandbox=sandbox).grade(bad)
+    bad = _student(tiny_lab, "no_cells", lambda notebook: notebook.pop("cells"))
+    report = _grader(tiny_lab, execute=True, sandbox=sandbox).grade(bad)
     assert "it has no cells" in report.error or "not a list" in report.error
 
 
-def test_a_solution_rewritten_in_a_new_cell_runs(lab, sandbox):
+def test_a_solution_rewritten_in_a_new_cell_runs(tiny_lab, sandbox):
     def rewrite(notebook):
         old = _cell(notebook, "def double")
         index = notebook["cells"].index(old)
@@ -562,24 +443,26 @@ def test_a_solution_rewritten_in_a_new_cell_runs(lab, sandbox):
             "execution_count": None,
         }
 
-    report = _grader(lab, execute=True, sandbox=sandbox).grade(_student(lab, "rewriter", rewrite))
+    report = _grader(tiny_lab, execute=True, sandbox=sandbox).grade(
+        _student(tiny_lab, "rewriter", rewrite)
+    )
     assert report.points == MAX_POINTS, report.feedback()
     assert any("was deleted" in note for note in report.notes)
 
 
-def test_a_student_version_is_refused_as_the_source(lab):
+def test_a_student_version_is_refused_as_the_source(tiny_lab):
     with pytest.raises(ValueError, match="looks like a student version"):
-        labkit_instructor.Grader(lab["rubrics"], lab["release"])
+        labkit_instructor.Grader(tiny_lab["rubrics"], tiny_lab["release"])
 
 
-def test_tag_cells_refuses_a_solution_inside_a_check_cell(lab):
-    notebook = _read(lab["source"])
+def test_tag_cells_refuses_a_solution_inside_a_check_cell(tiny_lab):
+    notebook = _read(tiny_lab["source"])
     _cell(notebook, "report_check(")["source"] += "\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION"
     with pytest.raises(ValueError, match="holds both a solution and a labkit"):
-        labkit_instructor.tag_cells(notebook, lab["rubrics"]["01_tiny"])
+        labkit_instructor.tag_cells(notebook, tiny_lab["rubrics"]["01_tiny"])
 
 
-def test_figures_and_passes_printed_by_added_cells_do_not_count(lab):
+def test_figures_and_passes_printed_by_added_cells_do_not_count(tiny_lab):
     def add_cell(notebook):
         notebook["cells"].insert(
             2,
@@ -592,11 +475,11 @@ def test_figures_and_passes_printed_by_added_cells_do_not_count(lab):
             },
         )
 
-    report = _grader(lab).grade(_student(lab, "adder", add_cell))
+    report = _grader(tiny_lab).grade(_student(tiny_lab, "adder", add_cell))
     assert _points(report)["setup"] == 0  # the lab's setup cell never ran: no PASS of its own
 
 
-def test_tampering_costs_what_it_could_forge_and_is_noted(lab):
+def test_tampering_costs_what_it_could_forge_and_is_noted(tiny_lab):
     def tamper(notebook):
         _cell(notebook, "def double")["source"] = (
             "def double(x):\n    return 0\n"
@@ -604,8 +487,8 @@ def test_tampering_costs_what_it_could_forge_and_is_noted(lab):
             "report_check = lambda name, checks: _real(name, {k: True for k in checks})"
         )
 
-    honest = _grader(lab).grade(_student(lab, "honest"))
-    report = _grader(lab).grade(_student(lab, "tamper", tamper))
+    honest = _grader(tiny_lab).grade(_student(tiny_lab, "honest"))
+    report = _grader(tiny_lab).grade(_student(tiny_lab, "tamper", tamper))
     points = _points(report)
     assert points["exercise_double"] == 0 and points["answer"] == 0
     assert report.points <= honest.points
@@ -613,24 +496,24 @@ def test_tampering_costs_what_it_could_forge_and_is_noted(lab):
     assert "no points: cell" in report.feedback()
 
 
-def test_observations_of_numbers_alone_earn_no_text_points(lab):
+def test_observations_of_numbers_alone_earn_no_text_points(tiny_lab):
     def numbers_only(notebook):
         _cell(notebook, "## Observations")["source"] = "## Observations\n\n42 0.81 12,000 3.5 7"
 
-    report = _grader(lab).grade(_student(lab, "numbers", numbers_only))
+    report = _grader(tiny_lab).grade(_student(tiny_lab, "numbers", numbers_only))
     assert _points(report)["observations"] == 0
     assert "0 words (numbers not counted)" in report.feedback()
 
 
-def test_lone_surrogates_in_submissions_never_stop_the_batch(lab, tmp_path):
+def test_lone_surrogates_in_submissions_never_stop_the_batch(tiny_lab, tmp_path):
     def poison(notebook):
         notebook["cells"].append(new_code_cell("%\udc80"))  # a magic no one can encode
 
-    attacker, victim = _student(lab, "attacker", poison), _student(lab, "victim")
-    odd = _student(lab, "odd\udcff")  # a folder name that is not UTF-8
+    attacker, victim = _student(tiny_lab, "attacker", poison), _student(tiny_lab, "victim")
+    odd = _student(tiny_lab, "odd\udcff")  # a folder name that is not UTF-8
     grades = tmp_path / "grades.csv"
     grade_class(
-        _grader(lab),
+        _grader(tiny_lab),
         [attacker, odd, victim],
         csv_path=grades,
         feedback_dir=tmp_path / "feedback",

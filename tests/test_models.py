@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -179,52 +175,6 @@ def test_autoencoder_training_lowers_the_mse(mnist_subset):
     assert history["loss"][-1] < 0.5 * history["loss"][0]
 
 
-LOAD_AND_PREDICT = """
-import json, sys
-import numpy as np
-import labkit
-from labkit.backend import keras
-model = keras.saving.load_model(sys.argv[1])
-images = np.load(sys.argv[2])
-print(json.dumps({
-    "class": type(model).__name__,
-    "outputs": model.predict(images, verbose=0).tolist(),
-    "latents": labkit.encode(model, images).tolist(),
-    "beta": getattr(model, "beta", None),
-}))
-"""
-
-
-@pytest.mark.parametrize("kind", ["vae", "autoencoder"])
-def test_save_and_load_in_a_fresh_process(kind, tmp_path, mnist_subset):
-    labkit.seed_everything(0)
-    model = labkit.build_vae(beta=0.5) if kind == "vae" else labkit.build_autoencoder()
-    model.compile(optimizer="adam", **({} if kind == "vae" else {"loss": "mse"}))
-    images = mnist_subset["x_val"][:8]
-    model.fit(
-        mnist_subset["x_train"][:512],
-        *([] if kind == "vae" else [mnist_subset["x_train"][:512]]),
-        epochs=1,
-        verbose=0,
-    )
-    path = tmp_path / f"{kind}.keras"
-    model.save(path)
-    np.save(tmp_path / "images.npy", images)
-    result = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_PREDICT, str(path), str(tmp_path / "images.npy")],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        check=True,
-    )
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
-    assert loaded["class"] == type(model).__name__
-    np.testing.assert_allclose(loaded["outputs"], model.predict(images, verbose=0), atol=1e-6)
-    np.testing.assert_allclose(loaded["latents"], labkit.encode(model, images), atol=1e-6)
-    if kind == "vae":
-        assert loaded["beta"] == 0.5
-
-
 def _functional_autoencoder():
     image = keras.Input(shape=(784,), name="image")
     encoder = keras.Model(image, keras.layers.Dense(3)(image), name="encoder")
@@ -236,15 +186,17 @@ def _functional_autoencoder():
 def test_the_helpers_find_the_encoder_and_decoder_of_any_build():
     # notebook 02 joins two Functional models; notebook 03 subclasses keras.Model
     autoencoder, encoder, decoder = _functional_autoencoder()
-    assert labkit.encoder_and_decoder(autoencoder) == (encoder, decoder)
-    assert labkit.latent_size(autoencoder) == 3
+    assert labkit.models.encoder_and_decoder(autoencoder) == (encoder, decoder)
+    assert labkit.models.latent_size(autoencoder) == 3
     images = np.random.default_rng(0).random((4, 784)).astype("float32")
     np.testing.assert_allclose(
-        labkit.reconstruct(autoencoder, images), np.asarray(autoencoder(images)), atol=1e-6
+        labkit.evaluation.reconstruct(autoencoder, images),
+        np.asarray(autoencoder(images)),
+        atol=1e-6,
     )
     vae = labkit.build_vae(latent_dim=5)
-    assert labkit.encoder_and_decoder(vae) == (vae.encoder, vae.decoder)
-    assert labkit.latent_size(vae) == vae.latent_dim == 5
+    assert labkit.models.encoder_and_decoder(vae) == (vae.encoder, vae.decoder)
+    assert labkit.models.latent_size(vae) == vae.latent_dim == 5
 
 
 def test_a_model_without_encoder_and_decoder_is_refused():
@@ -260,7 +212,7 @@ def test_output_bias_at_the_mean_image_makes_the_untrained_decoder_draw_it(build
     model = build()
     labkit.set_output_bias_to_mean_image(model, images)
     # The code 0 reaches the output layer as zeros (ReLU of zero biases): only the bias remains.
-    decoded = labkit.decode(model, np.zeros((1, labkit.latent_size(model))))[0]
+    decoded = labkit.decode(model, np.zeros((1, labkit.models.latent_size(model))))[0]
     np.testing.assert_allclose(decoded, np.clip(images.mean(axis=0), 1e-3, 1 - 1e-3), atol=1e-5)
     same = build(pixel_means=images.mean(axis=0))
     np.testing.assert_allclose(same.decoder.layers[-1].bias, model.decoder.layers[-1].bias)
@@ -297,7 +249,7 @@ def test_conditional_vae_has_the_labs_counts_plus_the_label():
     assert cvae.decoder.count_params() == 408_848 == vae.decoder.count_params() + 10 * 512
     assert [tuple(tensor.shape) for tensor in cvae.encoder.inputs] == [(None, 784), (None, 10)]
     assert [tuple(tensor.shape) for tensor in cvae.decoder.inputs] == [(None, 2), (None, 10)]
-    assert labkit.latent_size(cvae) == 2
+    assert labkit.models.latent_size(cvae) == 2
 
 
 def test_conditional_vae_trains_on_the_conditional_elbo(conditional_vae, mnist_subset):
@@ -305,7 +257,7 @@ def test_conditional_vae_trains_on_the_conditional_elbo(conditional_vae, mnist_s
     assert history["loss"][-1] < history["loss"][0]
     assert all(value > 0 for value in history["val_loss"])
     images = mnist_subset["x_val"][:200]
-    labels = labkit.one_hot(mnist_subset["y_val"][:200])
+    labels = labkit.data.one_hot(mnist_subset["y_val"][:200])
     losses = cvae.compute_losses(
         (keras.ops.convert_to_tensor(images), keras.ops.convert_to_tensor(labels))
     )

@@ -287,7 +287,7 @@ def test_lab_07s_written_out_conditional_vae_is_labkits_reference():
     reference.set_weights(cvae.get_weights())
     rng = np.random.default_rng(0)
     images = keras.ops.convert_to_tensor(rng.random((64, labkit.NUM_PIXELS)), "float32")
-    digits = keras.ops.convert_to_tensor(labkit.one_hot(rng.integers(0, 10, 64)))
+    digits = keras.ops.convert_to_tensor(labkit.data.one_hot(rng.integers(0, 10, 64)))
     ours = cvae.compute_losses((images, digits))
     kits = reference.compute_losses((images, digits))
     for name in ["loss", "reconstruction_loss", "kl_loss"]:

@@ -9,6 +9,7 @@ the pins and the running environment, fails here.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 import sys
 from pathlib import Path
@@ -213,6 +214,12 @@ def test_version_is_single_sourced():
     assert labkit.__version__.count(".") == 2
 
 
-def test_public_api_is_exported():
+def test_the_public_names_are_few_and_each_used_by_a_notebook():
+    code = ""
+    for path in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        code += "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert len(labkit.__all__) <= 40
     for name in labkit.__all__:
         assert hasattr(labkit, name), name
+        assert re.search(rf"\blabkit\.{name}\b", code), f"no notebook uses labkit.{name}"

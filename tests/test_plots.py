@@ -230,7 +230,7 @@ def test_learning_snapshots_picture_the_chosen_epochs(mnist_subset):
     snapshots = labkit.LearningSnapshots(
         mnist_subset["x_test"][:5], epochs=(1, 3, 7), num_samples=4, seed=1
     )
-    before = labkit.reconstruct(vae, mnist_subset["x_test"][:5])
+    before = labkit.evaluation.reconstruct(vae, mnist_subset["x_test"][:5])
     vae.fit(
         mnist_subset["x_train"][:640], epochs=3, batch_size=64, callbacks=[snapshots], verbose=0
     )
@@ -241,7 +241,9 @@ def test_learning_snapshots_picture_the_chosen_epochs(mnist_subset):
     assert samples.shape == (4, 784)
     final_reconstructions, final_samples = snapshots.snapshots["after epoch 3"]
     np.testing.assert_allclose(
-        final_reconstructions, labkit.reconstruct(vae, mnist_subset["x_test"][:5]), atol=1e-6
+        final_reconstructions,
+        labkit.evaluation.reconstruct(vae, mnist_subset["x_test"][:5]),
+        atol=1e-6,
     )
     codes = np.random.default_rng(1).standard_normal((4, 2))
     np.testing.assert_allclose(final_samples, labkit.decode(vae, codes), atol=1e-6)
@@ -287,17 +289,11 @@ def test_manifold_needs_a_2d_latent_space():
         labkit.plot_manifold(labkit.build_vae(latent_dim=3))
 
 
-def test_samples_and_interpolation(trained_vae, mnist_subset):
+def test_samples_are_seeded_images(trained_vae):
     vae, _ = trained_vae
     samples = labkit.sample_images(vae, 8, seed=0)
     assert samples.shape == (8, 784) and samples.min() >= 0 and samples.max() <= 1
     np.testing.assert_array_equal(samples, labkit.sample_images(vae, 8, seed=0))
-    images = mnist_subset["x_test"]
-    path = labkit.interpolate(vae, images[0], images[1], num_steps=7)
-    assert path.shape == (7, 784)
-    np.testing.assert_allclose(path[[0, -1]], labkit.reconstruct(vae, images[:2]), atol=1e-5)
-    with pytest.raises(ValueError, match="num_steps must be an integer of at least 2"):
-        labkit.interpolate(vae, images[0], images[1], num_steps=1)
 
 
 def test_autoencoder_samples_from_a_fitted_gaussian():

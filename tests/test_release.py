@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from tiny_lab import _grader
 
 import labkit_instructor
 from labkit_instructor.notebook_files import multiline_text
@@ -151,23 +152,22 @@ def test_releasing_over_the_source_is_refused():
 
 
 def test_an_executed_student_version_fails_the_exercise_and_the_instructor_version_passes(
-    released, mnist_dir, monkeypatch, tmp_path, sandbox
+    tiny_lab, tmp_path, sandbox
 ):
-    monkeypatch.setenv("LABKIT_DATA_DIR", str(mnist_dir))
-    monkeypatch.setenv("LABKIT_QUICK", "1")
-    student = next(item.released for item in released if item.released.name.startswith("01_"))
-    instructor = NOTEBOOK_DIR / student.name
+    # The tiny lab's student version, released by release_notebooks as the kit's are.
+    student = tiny_lab["release"] / "01_tiny.ipynb"
+    instructor = tiny_lab["source"] / student.name
     # The forger rewrites the check and Result cells of the unsolved copy to claim success.
     forged = json.loads(student.read_text(encoding="utf-8"))
     for cell in forged["cells"]:
-        if "labkit.check_exercise(" in _source(cell):
-            cell["source"] = 'labkit.reporting.report_check("binarize", {"everything": True})'
-        elif "labkit.report_results(" in _source(cell):
-            cell["source"] = 'labkit.report_results({"test_images": 10000})'
+        if "report_check(" in _source(cell):
+            cell["source"] = 'report_check("double", {"everything": True})'
+        elif "report_results(" in _source(cell):
+            cell["source"] = 'report_results({"answer": 42})'
     forged_path = tmp_path / "forged" / student.name
     forged_path.parent.mkdir()
     forged_path.write_text(json.dumps(forged), encoding="utf-8")
-    grader = labkit_instructor.Grader(execute=True, sandbox=sandbox, total_timeout=300)
+    grader = _grader(tiny_lab, execute=True, sandbox=sandbox)
     reports = {
         name: grader.grade(path)
         for name, path in [
@@ -182,17 +182,10 @@ def test_an_executed_student_version_fails_the_exercise_and_the_instructor_versi
         name: {item.id for item in report.items if item.points < item.max_points}
         for name, report in reports.items()
     }
-    # Quick mode uses 6,000 test images, so "full_data" fails for both, and the instructor's
-    # Observations (written from the full run's 10,000) no longer state the result; as meant.
-    assert lost["instructor"] == {"full_data", "observations_state_results"}
-    assert lost["student"] == {
-        "full_data",
-        "observations_state_results",
-        "exercise_binarize",
-        "ran_without_errors",
-        "observations",
-        "result",
-    }
+    assert lost["instructor"] == set()
+    # The stub raises: the check and Result cells stop with its error, and the Observations
+    # still hold the placeholder. Only the setup cell's PASS is earned.
+    assert lost["student"] == {"ran", "exercise_double", "answer", "observations"}
     assert "NotImplementedError" in reports["student"].feedback()
     # Under --execute the forged cells are replaced by the lab's: no more than the honest copy.
     assert lost["forged"] == lost["student"]

@@ -23,29 +23,6 @@ def test_format_table_aligns_columns():
     assert _format_value(159.44, decimals=1) == "159.4" and _format_value(0.0063831) == "0.006383"
 
 
-def test_history_table_has_a_row_per_epoch_and_orders_columns_as_the_loss_adds_up():
-    logged = {  # Keras logs alphabetically
-        "kl_loss": [1.0, 1.25],
-        "loss": [3.0, 2.0],
-        "reconstruction_loss": [2.0, 0.75],
-        "val_kl_loss": [1.5, 1.5],
-        "val_loss": [4.0, 2.25],
-        "val_reconstruction_loss": [2.5, 0.75],
-    }
-    lines = labkit.history_table(logged).splitlines()
-    assert lines[0].split() == [
-        "epoch",
-        "loss",
-        "reconstruction_loss",
-        "kl_loss",
-        "val_loss",
-        "val_reconstruction_loss",
-        "val_kl_loss",
-    ]
-    assert lines[2].split() == ["1", "3.00", "2.00", "1.00", "4.00", "2.50", "1.50"]
-    assert lines[3].split() == ["2", "2.00", "0.75", "1.25", "2.25", "0.75", "1.50"]
-
-
 def test_results_round_trip_through_a_notebook():
     shown = labkit.report_results({"test_negative_elbo_nats": np.float32(151.5), "units": 2})
     bundle = shown._repr_mimebundle_()

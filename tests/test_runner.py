@@ -34,7 +34,8 @@ def test_run_notebook_saves_outputs_and_results(tmp_path, monkeypatch):
     source = _write(
         tmp_path / "01_ok.ipynb",
         "import os\nprint(os.environ.get('LABKIT_QUICK'))",
-        "import labkit\nlabkit.report_results({'answer': 42})",
+        # labkit.report_results through its own module: the kernel need not load the whole kit
+        "import labkit.reporting\nlabkit.reporting.report_results({'answer': 42})",
     )
     run = run_notebook(source, tmp_path / "out" / "01_ok.ipynb")
     assert run.ok and run.results == {"answer": 42}

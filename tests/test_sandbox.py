@@ -3,7 +3,7 @@
 Root is what Docker, CI and Gradescope run as: there the kernel must still be an unprivileged
 user with no capabilities, unable to remount the read-only folders or to fork without end. The
 fine-grained checks run a probe through ``Sandbox.command``; the rest go through the grader on
-the tiny lab of ``test_grading_safety``.
+the tiny lab of ``tests/tiny_lab.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_grading_safety import MAX_POINTS, _grader, _points, _solve, _student, lab  # noqa: F401
+from tiny_lab import MAX_POINTS, _grader, _points, _solve, _student
 
 from labkit_instructor.batch import grade_class
 from labkit_instructor.runner import _dead_kernel
@@ -187,22 +187,22 @@ GUARDED = """import os, subprocess, sys
     return 2 * x"""
 
 
-def test_a_student_cell_cannot_remount_or_drop_a_pth_file(lab, sandbox):  # noqa: F811
+def test_a_student_cell_cannot_remount_or_drop_a_pth_file(tiny_lab, sandbox):
     marker = f"labkit-evil-{uuid.uuid4().hex}.pth"
     targets = [str(_labkit_folder()), *site.getsitepackages()]
     body = GUARDED.format(folder=targets[0], site_packages=targets[1:], marker=marker)
-    path = _student(lab, "rooter", lambda nb: _solve(nb, body))
-    report = _grader(lab, execute=True, sandbox=sandbox).grade(path)
+    path = _student(tiny_lab, "rooter", lambda nb: _solve(nb, body))
+    report = _grader(tiny_lab, execute=True, sandbox=sandbox).grade(path)
     # Every guard in the cell held: it ran to its end (its subprocess is noted as tampering).
     assert _points(report)["ran"] == 1 and report.execution_note is None, report.feedback()
     assert not any((Path(target) / marker).exists() for target in targets)
 
 
-def test_a_fork_loop_stops_at_the_process_limit_and_the_batch_goes_on(lab, sandbox):  # noqa: F811
+def test_a_fork_loop_stops_at_the_process_limit_and_the_batch_goes_on(tiny_lab, sandbox):
     loop = "import subprocess\n    while True: subprocess.Popen(['sleep', '60'])"
-    bomber = _student(lab, "a_bomber", lambda nb: _solve(nb, loop))
-    solved = _student(lab, "b_solved", _solve)
-    grader = _grader(lab, execute=True, sandbox=sandbox)
+    bomber = _student(tiny_lab, "a_bomber", lambda nb: _solve(nb, loop))
+    solved = _student(tiny_lab, "b_solved", _solve)
+    grader = _grader(tiny_lab, execute=True, sandbox=sandbox)
     reports = grade_class(grader, [bomber, solved], jobs=2, stream=io.StringIO())
     assert "BlockingIOError" in reports[0].feedback()
     assert reports[0].execution_note is None  # the kernel lived on, to the last cell
@@ -210,14 +210,14 @@ def test_a_fork_loop_stops_at_the_process_limit_and_the_batch_goes_on(lab, sandb
     assert reports[1].points == MAX_POINTS  # graded beside it: its processes count apart
 
 
-def test_a_kernel_that_exits_is_reported_by_its_exit_code(lab, sandbox):  # noqa: F811
-    grader = _grader(lab, execute=True, sandbox=sandbox)
-    exits = _student(lab, "exiter", lambda nb: _solve(nb, "import os; os._exit(3)"))
+def test_a_kernel_that_exits_is_reported_by_its_exit_code(tiny_lab, sandbox):
+    grader = _grader(tiny_lab, execute=True, sandbox=sandbox)
+    exits = _student(tiny_lab, "exiter", lambda nb: _solve(nb, "import os; os._exit(3)"))
     note = grader.grade(exits).execution_note or ""
     assert re.search(r"the kernel exited with code 3 in cell \d+ \(os\._exit", note), note
     assert "out of memory" not in note
     kill = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
-    killed = _student(lab, "killed", lambda nb: _solve(nb, kill))
+    killed = _student(tiny_lab, "killed", lambda nb: _solve(nb, kill))
     note = grader.grade(killed).execution_note or ""
     assert re.search(r"the kernel was killed by SIGKILL in cell \d+", note), note
 

@@ -2,7 +2,7 @@
 
 Each test is one attack on ``labkit grade``: the attacker gains no points, the row says why (or
 the batch stops clearly, for the grader's own failures), and the rest of the batch is graded.
-The tiny TensorFlow-free lab of ``test_grading_safety`` keeps them fast.
+The tiny TensorFlow-free lab of ``tests/tiny_lab.py`` (the ``tiny_lab`` fixture) keeps them fast.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from tiny_lab import MAX_POINTS, UNSOLVED_POINTS, _cell, _grader, _solve, _student
 
 import labkit_instructor.cli
 import labkit_instructor.grading
@@ -23,29 +24,14 @@ from labkit_instructor import Grader, notebook_files
 from labkit_instructor.batch import grade_class
 from labkit_instructor.cli import main
 from labkit_instructor.notebook_files import CHECK_MIME_TYPE, RESULTS_MIME_TYPE
-from tests import test_grading_safety
-from tests.test_grading_safety import (
-    MAX_POINTS,
-    UNSOLVED_POINTS,
-    _cell,
-    _grader,
-    _solve,
-    _student,
-)
 
 LINK = "is a link: submit the notebook itself"
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """The tiny lab of ``test_grading_safety``: instructor notebook, rubric, release."""
-    return test_grading_safety.lab.__wrapped__(tmp_path)
-
-
-def _grade(lab, *paths: Path, more: tuple[str, ...] = ()) -> int:
-    rubric = lab["root"].parent / "rubric.json"
+def _grade(tiny_lab, *paths: Path, more: tuple[str, ...] = ()) -> int:
+    rubric = tiny_lab["rubric"]
     arguments = ["grade", *map(str, paths), "--rubric", str(rubric)]
-    return main([*arguments, "--source", str(lab["source"]), *more])
+    return main([*arguments, "--source", str(tiny_lab["source"]), *more])
 
 
 def _rows(path: Path) -> dict[str, dict]:
@@ -67,12 +53,17 @@ def _refused(row: dict, why: str = LINK) -> None:
 
 
 @pytest.mark.parametrize("target", ["instructor", "victim"])
-def test_a_linked_notebook_is_refused_on_the_link_s_own_row(lab, target, capsys):
-    victim = _student(lab, "victim", _solve)
-    solved = lab["source"] / "01_tiny.ipynb"
-    _link(lab["root"] / "mallory" / "01_tiny.ipynb", solved if target == "instructor" else victim)
-    grades, feedback = lab["root"].parent / "grades.csv", lab["root"].parent / "feedback"
-    assert _grade(lab, lab["root"], more=("--csv", str(grades), "--feedback", str(feedback))) == 0
+def test_a_linked_notebook_is_refused_on_the_link_s_own_row(tiny_lab, target, capsys):
+    victim = _student(tiny_lab, "victim", _solve)
+    solved = tiny_lab["source"] / "01_tiny.ipynb"
+    _link(
+        tiny_lab["root"] / "mallory" / "01_tiny.ipynb", solved if target == "instructor" else victim
+    )
+    grades, feedback = tiny_lab["root"].parent / "grades.csv", tiny_lab["root"].parent / "feedback"
+    assert (
+        _grade(tiny_lab, tiny_lab["root"], more=("--csv", str(grades), "--feedback", str(feedback)))
+        == 0
+    )
     rows = _rows(grades)
     assert set(rows) == {"mallory", "victim"}  # the row is the link's own student's
     _refused(rows["mallory"])
@@ -82,12 +73,12 @@ def test_a_linked_notebook_is_refused_on_the_link_s_own_row(lab, target, capsys)
     assert "not graded" in capsys.readouterr().out
 
 
-def test_a_linked_folder_is_refused_on_the_command_line_and_inside_a_folder(lab, tmp_path):
-    _student(lab, "ann")
-    _link(lab["root"] / "eve", lab["source"])  # inside the class folder
-    given = _link(tmp_path / "given", lab["source"])  # named on the command line
+def test_a_linked_folder_is_refused_on_the_command_line_and_inside_a_folder(tiny_lab, tmp_path):
+    _student(tiny_lab, "ann")
+    _link(tiny_lab["root"] / "eve", tiny_lab["source"])  # inside the class folder
+    given = _link(tmp_path / "given", tiny_lab["source"])  # named on the command line
     grades = tmp_path / "grades.csv"
-    assert _grade(lab, lab["root"], given, more=("--csv", str(grades))) == 0
+    assert _grade(tiny_lab, tiny_lab["root"], given, more=("--csv", str(grades))) == 0
     rows = _rows(grades)
     assert set(rows) == {"ann", "eve", "given"}
     _refused(rows["eve"])
@@ -100,51 +91,57 @@ def _time_out(signum, frame):
     raise TimeoutError("reading a special file hung")
 
 
-def test_dev_zero_and_a_fifo_are_refused_at_once(lab):
-    zero = _link(lab["root"] / "zed" / "01_tiny.ipynb", Path("/dev/zero"))
-    fifo = lab["root"] / "pipe" / "01_tiny.ipynb"
+def test_dev_zero_and_a_fifo_are_refused_at_once(tiny_lab):
+    zero = _link(tiny_lab["root"] / "zed" / "01_tiny.ipynb", Path("/dev/zero"))
+    fifo = tiny_lab["root"] / "pipe" / "01_tiny.ipynb"
     fifo.parent.mkdir()
     os.mkfifo(fifo)  # opening it to read would wait for a writer forever
     previous = signal.signal(signal.SIGALRM, _time_out)
     signal.alarm(30)
     try:
-        errors = [_grader(lab).grade(path).error for path in (zero, fifo, Path("/dev/zero"))]
+        errors = [_grader(tiny_lab).grade(path).error for path in (zero, fifo, Path("/dev/zero"))]
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert LINK in errors[0]
     assert "not a regular file (it is a pipe (FIFO))" in errors[1]
     assert "not a regular file (it is a device or other special file)" in errors[2]
-    solved = _student(lab, "solved", _solve)
-    reports = grade_class(_grader(lab), [zero, fifo, solved], stream=io.StringIO())
+    solved = _student(tiny_lab, "solved", _solve)
+    reports = grade_class(_grader(tiny_lab), [zero, fifo, solved], stream=io.StringIO())
     assert [report.points for report in reports] == [0, 0, 1]  # the batch went on
 
 
-def test_o_nofollow_and_o_nonblock_hold_when_the_file_changes_after_the_check(lab, monkeypatch):
+def test_o_nofollow_and_o_nonblock_hold_when_the_file_changes_after_the_check(
+    tiny_lab, monkeypatch
+):
     # A link or a FIFO put in place between the lstat check and the open: still refused.
     monkeypatch.setattr(notebook_files, "_refuse_links_and_specials", lambda path: None)
-    link = _link(lab["root"] / "mallory" / "01_tiny.ipynb", lab["source"] / "01_tiny.ipynb")
-    assert LINK in _grader(lab).grade(link).error
-    fifo = lab["root"] / "pipe.ipynb"
+    link = _link(
+        tiny_lab["root"] / "mallory" / "01_tiny.ipynb", tiny_lab["source"] / "01_tiny.ipynb"
+    )
+    assert LINK in _grader(tiny_lab).grade(link).error
+    fifo = tiny_lab["root"] / "pipe.ipynb"
     os.mkfifo(fifo)
-    assert "not a regular file (it is a pipe (FIFO))" in _grader(lab).grade(fifo).error
+    assert "not a regular file (it is a pipe (FIFO))" in _grader(tiny_lab).grade(fifo).error
 
 
-def test_an_oversized_notebook_is_refused_with_the_limit_and_how_to_raise_it(lab):
-    report = _grader(lab, max_megabytes=0.001).grade(_student(lab, "big", _solve))
+def test_an_oversized_notebook_is_refused_with_the_limit_and_how_to_raise_it(tiny_lab):
+    report = _grader(tiny_lab, max_megabytes=0.001).grade(_student(tiny_lab, "big", _solve))
     assert report.points == 0 and "over the grader's limit of 0.001 MB" in report.error
     assert "--max-megabytes" in report.error
 
 
-def test_without_o_nofollow_as_on_windows_links_are_still_refused(lab, monkeypatch):
+def test_without_o_nofollow_as_on_windows_links_are_still_refused(tiny_lab, monkeypatch):
     monkeypatch.delattr(os, "O_NOFOLLOW")
     monkeypatch.delattr(os, "O_NONBLOCK")
     opened = []
     real_open = os.open
     monkeypatch.setattr(os, "open", lambda *args: opened.append(args) or real_open(*args))
-    solved = _student(lab, "solved", _solve)
-    link = _link(lab["root"] / "mallory" / "01_tiny.ipynb", lab["source"] / "01_tiny.ipynb")
-    grader = _grader(lab)
+    solved = _student(tiny_lab, "solved", _solve)
+    link = _link(
+        tiny_lab["root"] / "mallory" / "01_tiny.ipynb", tiny_lab["source"] / "01_tiny.ipynb"
+    )
+    grader = _grader(tiny_lab)
     assert LINK in grader.grade(link).error and opened == []  # lstat refused it, unopened
     assert grader.grade(solved).error is None and len(opened) == 1
 
@@ -167,19 +164,21 @@ def _stub(after: int, error: BaseException):
     return Stub
 
 
-def test_ctrl_c_keeps_what_was_graded_and_resume_completes_it(lab, tmp_path, monkeypatch, capsys):
+def test_ctrl_c_keeps_what_was_graded_and_resume_completes_it(
+    tiny_lab, tmp_path, monkeypatch, capsys
+):
     for name in ("ann", "ben", "cat", "dan"):
-        _student(lab, name, _solve)
+        _student(tiny_lab, name, _solve)
     grades, feedback = tmp_path / "grades.csv", tmp_path / "feedback"
     options = ("--csv", str(grades), "--feedback", str(feedback))
     monkeypatch.setattr(labkit_instructor.cli, "Grader", _stub(2, KeyboardInterrupt()))
-    assert _grade(lab, lab["root"], more=options) == 130
+    assert _grade(tiny_lab, tiny_lab["root"], more=options) == 130
     err = capsys.readouterr().err
     assert "stopped after 2 of 4 notebook(s); what was graded is kept (rows in" in err
     assert "--resume to grade the rest" in err and "Traceback" not in err
     assert len(_rows(grades)) == 2 and len(list(feedback.iterdir())) == 2
     monkeypatch.setattr(labkit_instructor.cli, "Grader", Grader)
-    assert _grade(lab, lab["root"], more=(*options, "--resume")) == 0
+    assert _grade(tiny_lab, tiny_lab["root"], more=(*options, "--resume")) == 0
     assert "--resume: 2 notebook(s) already in" in capsys.readouterr().out
     with grades.open(newline="", encoding="utf-8") as file:
         assert [row["student_id"] for row in csv.DictReader(file)] == ["ann", "ben", "cat", "dan"]
@@ -188,66 +187,66 @@ def test_ctrl_c_keeps_what_was_graded_and_resume_completes_it(lab, tmp_path, mon
     ]
 
 
-def test_ctrl_c_keeps_gradescope_results_and_resume_adds_to_them(lab, tmp_path, monkeypatch):
-    first = _student(lab, "ann", _solve)
+def test_ctrl_c_keeps_gradescope_results_and_resume_adds_to_them(tiny_lab, tmp_path, monkeypatch):
+    first = _student(tiny_lab, "ann", _solve)
     (first.parent / "01_tiny-Copy1.ipynb").write_bytes(first.read_bytes())
     out, grades = tmp_path / "results.json", tmp_path / "grades.csv"
     options = ("--gradescope", str(out), "--csv", str(grades))
     monkeypatch.setattr(labkit_instructor.cli, "Grader", _stub(1, KeyboardInterrupt()))
-    assert _grade(lab, first.parent, more=options) == 130
+    assert _grade(tiny_lab, first.parent, more=options) == 130
     assert len(json.loads(out.read_text(encoding="utf-8"))["extra_data"]["labkit_reports"]) == 1
     monkeypatch.setattr(labkit_instructor.cli, "Grader", Grader)
-    assert _grade(lab, first.parent, more=(*options, "--resume")) == 0
+    assert _grade(tiny_lab, first.parent, more=(*options, "--resume")) == 0
     results = json.loads(out.read_text(encoding="utf-8"))
     assert len(results["extra_data"]["labkit_reports"]) == 2
     assert "is a second notebook of 01_tiny: not counted" in results["output"]
 
 
-def test_a_grader_failure_stops_the_batch_with_exit_2(lab, tmp_path, monkeypatch, capsys):
+def test_a_grader_failure_stops_the_batch_with_exit_2(tiny_lab, tmp_path, monkeypatch, capsys):
     for name in ("ann", "ben", "cat"):
-        _student(lab, name)
+        _student(tiny_lab, name)
     grades = tmp_path / "grades.csv"
     monkeypatch.setattr(labkit_instructor.cli, "Grader", _stub(1, RuntimeError("a rubric bug")))
-    assert _grade(lab, lab["root"], more=("--csv", str(grades))) == 2
+    assert _grade(tiny_lab, tiny_lab["root"], more=("--csv", str(grades))) == 2
     err = capsys.readouterr().err
     assert "labkit grade: error: the grader failed on" in err and "a rubric bug" in err
     assert "not the student's" in err and "Traceback" not in err
     assert len(_rows(grades)) == 1
 
 
-def test_missing_data_under_execute_stops_before_grading(lab, tmp_path, monkeypatch, capsys):
-    _student(lab, "ann", _solve)
+def test_missing_data_under_execute_stops_before_grading(tiny_lab, tmp_path, monkeypatch, capsys):
+    _student(tiny_lab, "ann", _solve)
     monkeypatch.setattr(labkit_instructor.grading, "_data_for_kernel", lambda: {})
     grades = tmp_path / "grades.csv"
     more = ("--execute", "--no-sandbox", "--csv", str(grades))
-    assert _grade(lab, lab["root"], more=more) == 2
+    assert _grade(tiny_lab, tiny_lab["root"], more=more) == 2
     err = capsys.readouterr().err
     assert "LABKIT_DATA_DIR is not set" in err and "Nothing was graded" in err
     assert not grades.exists()
 
 
-def test_a_missing_source_notebook_stops_the_batch(lab, capsys):
-    _student(lab, "ann", _solve)
-    (lab["source"] / "01_tiny.ipynb").unlink()
-    assert _grade(lab, lab["root"]) == 2
+def test_a_missing_source_notebook_stops_the_batch(tiny_lab, capsys):
+    _student(tiny_lab, "ann", _solve)
+    (tiny_lab["source"] / "01_tiny.ipynb").unlink()
+    assert _grade(tiny_lab, tiny_lab["root"]) == 2
     assert "the rubric grades lab 01_tiny, but" in capsys.readouterr().err
 
 
 # --- Gradescope: one student a run ---
 
 
-def test_gradescope_refuses_a_class_folder(lab, tmp_path, capsys):
-    _student(lab, "ann", _solve)
-    _student(lab, "ben")
+def test_gradescope_refuses_a_class_folder(tiny_lab, tmp_path, capsys):
+    _student(tiny_lab, "ann", _solve)
+    _student(tiny_lab, "ben")
     out = tmp_path / "results.json"
-    assert _grade(lab, lab["root"], more=("--gradescope", str(out))) == 2
+    assert _grade(tiny_lab, tiny_lab["root"], more=("--gradescope", str(out))) == 2
     err = capsys.readouterr().err
     assert "notebooks of 2 students (ann, ben)" in err and "use --csv FILE" in err
     assert not out.exists()
-    (lab["root"] / "01_tiny.ipynb").write_text("{}", encoding="utf-8")  # one id, two folders
-    (lab["root"] / "ben" / "01_tiny.ipynb").rename(lab["root"] / "01_tiny.ipynb")
-    (lab["root"] / "ben").rmdir()
-    assert _grade(lab, lab["root"], more=("--gradescope", str(out))) == 2
+    (tiny_lab["root"] / "01_tiny.ipynb").write_text("{}", encoding="utf-8")  # one id, two folders
+    (tiny_lab["root"] / "ben" / "01_tiny.ipynb").rename(tiny_lab["root"] / "01_tiny.ipynb")
+    (tiny_lab["root"] / "ben").rmdir()
+    assert _grade(tiny_lab, tiny_lab["root"], more=("--gradescope", str(out))) == 2
     assert "the same lab (01) in different folders" in capsys.readouterr().err
 
 
@@ -291,15 +290,15 @@ def _copy_outputs(source: Path):
     return paste
 
 
-def test_copied_outputs_are_flagged_and_honest_unsolved_pairs_are_not(lab, tmp_path, capsys):
-    victim = _student(lab, "victim", lambda nb: (_solve(nb), _executed(nb)))
-    copier = _student(lab, "copier", _copy_outputs(victim))  # unsolved, outputs pasted
-    _student(lab, "honest1", _honest)
-    _student(lab, "honest2", _honest)
-    _student(lab, "unrun1")
-    _student(lab, "unrun2")  # the released notebook: no outputs
+def test_copied_outputs_are_flagged_and_honest_unsolved_pairs_are_not(tiny_lab, tmp_path, capsys):
+    victim = _student(tiny_lab, "victim", lambda nb: (_solve(nb), _executed(nb)))
+    copier = _student(tiny_lab, "copier", _copy_outputs(victim))  # unsolved, outputs pasted
+    _student(tiny_lab, "honest1", _honest)
+    _student(tiny_lab, "honest2", _honest)
+    _student(tiny_lab, "unrun1")
+    _student(tiny_lab, "unrun2")  # the released notebook: no outputs
     grades = tmp_path / "grades.csv"
-    assert _grade(lab, lab["root"], more=("--csv", str(grades))) == 0
+    assert _grade(tiny_lab, tiny_lab["root"], more=("--csv", str(grades))) == 0
     out = capsys.readouterr().out
     rows = _rows(grades)
     identical = "Identical outputs (look at these by hand): "
@@ -311,10 +310,10 @@ def test_copied_outputs_are_flagged_and_honest_unsolved_pairs_are_not(lab, tmp_p
     assert not any("identical" in rows[name]["notes"] for name in ("honest1", "unrun1"))
 
 
-def test_copied_outputs_earn_nothing_under_execute_and_are_still_flagged(lab, sandbox):
-    victim = _student(lab, "victim", lambda nb: (_solve(nb), _executed(nb)))
-    copier = _student(lab, "copier", _copy_outputs(victim))
-    grader = _grader(lab, execute=True, sandbox=sandbox)
+def test_copied_outputs_earn_nothing_under_execute_and_are_still_flagged(tiny_lab, sandbox):
+    victim = _student(tiny_lab, "victim", lambda nb: (_solve(nb), _executed(nb)))
+    copier = _student(tiny_lab, "copier", _copy_outputs(victim))
+    grader = _grader(tiny_lab, execute=True, sandbox=sandbox)
     stream = io.StringIO()
     victim_report, copier_report = grade_class(grader, [victim, copier], stream=stream)
     assert copier_report.points == UNSOLVED_POINTS and victim_report.points == MAX_POINTS

@@ -93,8 +93,8 @@ def test_train_an_autoencoder_on_the_summed_cross_entropy(mnist_subset):
     autoencoder = labkit.build_autoencoder(latent_dim=2, hidden_dims=(64,))
     history = train(autoencoder, data, settings, loss=labkit.summed_binary_crossentropy)
     # In nats per image, like a VAE's reconstruction term (the MSE would be below 1).
-    reconstruction = labkit.reconstruct(autoencoder, data.x_val)
-    bce = labkit.reconstruction_errors(data.x_val, reconstruction)["reconstruction_bce"]
+    reconstruction = labkit.evaluation.reconstruct(autoencoder, data.x_val)
+    bce = labkit.evaluation.reconstruction_errors(data.x_val, reconstruction)["reconstruction_bce"]
     assert history["val_loss"][-1] == pytest.approx(bce, rel=1e-3)
     assert 50 < history["val_loss"][-1] < history["val_loss"][0]
 

@@ -1,8 +1,9 @@
 """Exercise verdicts judged in the grader's process: what the student's kernel cannot rewrite.
 
 The transport (``labkit.checks.transport``) carries only plain data, and a verdict judged from
-what crossed it is the verdict judged in the kernel; a real lab graded with ``--execute`` then
-gives no points to a wrong answer that rewrites the kernel's own checks.
+what crossed it is the verdict judged in the kernel; a lab graded with ``--execute`` (Lab 01's
+exercise, in the tests' tiny lab around it) then gives no points to a wrong answer that rewrites
+the kernel's own checks.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_lab import _cell, _student, build_binarize_lab
 
 import labkit
 from labkit.checks import EXERCISES
@@ -137,9 +139,8 @@ def test_the_answers_are_the_names_the_check_cell_passes():
     assert answer_names("print(") == {} and answer_names("check_exercise()") == {}
 
 
-# --- A real lab, graded with --execute: the kernel's own checks rewritten ---
+# --- A kit exercise graded with --execute: the kernel's own checks rewritten ---
 
-LAB = "01_setup_and_data"
 WRONG_BINARIZE = "def binarize(images, threshold=0.5):\n    return np.zeros_like(images)\n"
 # Each attack makes the notebook's own check print PASS for the wrong answer above.
 ATTACKS = {
@@ -171,34 +172,27 @@ ATTACKS = {
 }
 
 
-def _with_solution(path: Path, source: str, tmp: Path, name: str) -> Path:
-    notebook = json.loads(path.read_text(encoding="utf-8"))
-    cell = next(c for c in notebook["cells"] if "def binarize" in "".join(c["source"]))
-    cell["source"] = source
-    folder = tmp / name.replace(" ", "_")
-    folder.mkdir()
-    target = folder / path.name
-    target.write_text(json.dumps(notebook), encoding="utf-8")
-    return target
-
-
-def test_rewriting_the_kernels_checks_earns_nothing_under_execute(tmp_path, monkeypatch, sandbox):
+def test_rewriting_the_kernels_checks_earns_nothing_under_execute(tmp_path, sandbox):
     import labkit_instructor
 
-    monkeypatch.setenv("LABKIT_QUICK", "1")
-    source = Path(__file__).resolve().parents[1] / "notebooks"
-    instructor = source / f"{LAB}.ipynb"
-    grader = labkit_instructor.Grader(source=source, execute=True, sandbox=sandbox)
-    honest = grader.grade(_with_solution(instructor, WRONG_BINARIZE, tmp_path, "honest"))
+    lab = build_binarize_lab(tmp_path)  # Lab 01's binarize exercise and check cell, nothing else
+    grader = labkit_instructor.Grader(lab["rubrics"], lab["source"], execute=True, sandbox=sandbox)
+
+    def answered(name: str, source: str) -> Path:
+        def write(notebook: dict) -> None:
+            _cell(notebook, "def binarize")["source"] = source
+
+        return _student(lab, name.replace(" ", "_"), write, solved=True)
+
+    honest = grader.grade(answered("honest", WRONG_BINARIZE))
     honest_points = {item.id: item.points for item in honest.items}
     assert honest_points["exercise_binarize"] == 0
     for attack, code in ATTACKS.items():
-        path = _with_solution(instructor, WRONG_BINARIZE + code, tmp_path, attack)
-        report = grader.grade(path)
+        report = grader.grade(answered(attack, WRONG_BINARIZE + code))
         points = {item.id: item.points for item in report.items}
         assert points["exercise_binarize"] == 0, (attack, report.feedback())
         assert sum(points.values()) <= sum(honest_points.values()), (attack, report.feedback())
-    solved = grader.grade(instructor)
+    solved = grader.grade(lab["source"] / f"{lab['name']}.ipynb")
     assert {i.id: i.points for i in solved.items}["exercise_binarize"] == 11, solved.feedback()
 
 
@@ -543,7 +537,7 @@ def test_a_hostile_model_costs_its_own_result_only():
     from labkit_instructor.verdicts import measure_again, models_check
 
     autoencoder = labkit.build_autoencoder(latent_dim=2, hidden_dims=(8,))
-    encoder, decoder = labkit.encoder_and_decoder(autoencoder)
+    encoder, decoder = labkit.models.encoder_and_decoder(autoencoder)
 
     def sent(model, edit=None):
         config = keras.saving.serialize_keras_object(model)
@@ -568,7 +562,13 @@ def test_a_hostile_model_costs_its_own_result_only():
         {"encoder": sent(encoder), "decoder": sent(decoder)},
         {"encoder": sent(encoder, huge), "decoder": sent(decoder)},
         {"encoder": sent(encoder, code), "decoder": sent(decoder)},
-        dict(zip(("encoder", "decoder"), map(sent, labkit.encoder_and_decoder(wide)), strict=True)),
+        dict(
+            zip(
+                ("encoder", "decoder"),
+                map(sent, labkit.models.encoder_and_decoder(wide)),
+                strict=True,
+            )
+        ),
     ]
     message = {"nonce": check.nonce, "models": encode(models)}
     measured = measure_again(check, [{"output_type": "display_data",

@@ -53,6 +53,9 @@ def test_set_point_rejects_wrong_dimension_and_range(explorer):
         explorer.set_point([0.0, 0.0, 0.0])
     with pytest.raises(ValueError, match=r"must lie in \[-3.0, 3.0\]"):
         explorer.set_point([0.0, 4.0])
+    assert explorer.digit is None and explorer.digit_picker is None  # a plain VAE: no digit
+    with pytest.raises(ValueError, match="no digit to pick"):
+        explorer.set_digit(3)
 
 
 def test_update_is_fast(explorer):
@@ -96,16 +99,16 @@ def test_interpolation_widget_slides_between_two_digits(trained_vae, mnist_subse
     widget.set_pair(3, 7)
     start = widget.views["VAE"].value
     np.testing.assert_allclose(
-        widget.decoded()["VAE"], labkit.reconstruct(vae, images[[3]])[0], atol=1e-5
+        widget.decoded()["VAE"], labkit.evaluation.reconstruct(vae, images[[3]])[0], atol=1e-5
     )
     widget.mix_slider.value = 1.0
     assert widget.views["VAE"].value != start
     np.testing.assert_allclose(
-        widget.decoded()["VAE"], labkit.reconstruct(vae, images[[7]])[0], atol=1e-5
+        widget.decoded()["VAE"], labkit.evaluation.reconstruct(vae, images[[7]])[0], atol=1e-5
     )
     widget.end_picker.value = 9  # picking a new digit re-encodes it
     np.testing.assert_allclose(
-        widget.decoded()["VAE"], labkit.reconstruct(vae, images[[9]])[0], atol=1e-5
+        widget.decoded()["VAE"], labkit.evaluation.reconstruct(vae, images[[9]])[0], atol=1e-5
     )
 
 
@@ -137,9 +140,9 @@ def test_snapshots_say_what_they_show(trained_vae, mnist_subset):
     assert np.all(snapshot[band : 2 * band, digit : digit + 8] == 255)  # gap between pictures
     np.testing.assert_array_equal(
         snapshot[2 * band :][:digit, :digit, 0],
-        labkit.widgets._digit_pixels(labkit.reconstruct(vae, mnist_subset["x_test"][3:4])[0], 84)[
-            :, :, 0
-        ],
+        labkit.widgets._digit_pixels(
+            labkit.evaluation.reconstruct(vae, mnist_subset["x_test"][3:4])[0], 84
+        )[:, :, 0],
     )
     text = widget._repr_mimebundle_()["text/plain"]
     assert text.startswith("Interpolation explorer: decodings at t = 0, 0.25")
@@ -147,14 +150,14 @@ def test_snapshots_say_what_they_show(trained_vae, mnist_subset):
     assert "(autoencoder, VAE)" in text
 
 
-# --- ConditionalExplorer: pick the digit, move through the style -------------------------------
+# --- LatentExplorer(digit=): a conditional VAE's digit, then its style --------------------------
 
 
 @pytest.fixture(scope="module")
 def conditional_explorer(conditional_vae, mnist_subset):
     cvae, _ = conditional_vae
     images, labels = mnist_subset["x_test"][:300], mnist_subset["y_test"][:300]
-    return labkit.ConditionalExplorer(cvae, images, labels, digit=7)
+    return labkit.LatentExplorer(cvae, images, labels, digit=7)
 
 
 def test_conditional_explorer_draws_the_chosen_digit_at_the_point(
