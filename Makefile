@@ -110,7 +110,9 @@ ifeq ($(strip $(CHROMIUM)),)
 	  if [ "$$(uname -s)" = Linux ] && command -v apt-get >/dev/null; then \
 	    echo "Installing Debian's chromium for the browser tests (make test BROWSER_TESTS=0 skips them)"; \
 	    if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null || { \
+	      echo "apt-get could not install chromium (Ubuntu's is a snap, which containers lack):"; \
+	      echo "$(BIN)/python -m playwright install chromium, or make test BROWSER_TESTS=0"; exit 1; }; \
 	  else \
 	    echo "No Chromium on the PATH; the browser tests look in the usual places. If they find"; \
 	    echo "none: $(BIN)/python -m playwright install chromium (or make test BROWSER_TESTS=0)"; \
@@ -123,10 +125,12 @@ bench: test-setup
 	$(BIN)/python benchmarks/benchmark_time_to_quality.py
 	$(BIN)/python benchmarks/benchmark_training.py --startup
 
+## lint: check code style and formatting (ruff), as make test does first
 lint: test-setup
 	$(BIN)/python -m ruff check $(LINTED)
 	$(BIN)/python -m ruff format --check $(LINTED)
 
+## format: format the code and fix what ruff can
 format: test-setup
 	$(BIN)/python -m ruff format $(LINTED)
 	$(BIN)/python -m ruff check --fix $(LINTED)

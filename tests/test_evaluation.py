@@ -233,21 +233,21 @@ def _brute_force_neighbour_vote(train_codes, train_labels, test_codes, test_labe
     return correct / len(test_codes)
 
 
-def _lab07_neighbour_accuracy():
-    """Lab 07's neighbour_accuracy, taken from its code cell (the lab writes it out)."""
+def _lab07_vote_accuracy():
+    """Lab 07's vote_accuracy, taken from its code cell (the lab writes it out)."""
     notebook = json.loads((NOTEBOOK_DIR / "07_conditional_vae.ipynb").read_text(encoding="utf-8"))
     source = next(
         "".join(cell["source"])
         for cell in notebook["cells"]
-        if "def neighbour_accuracy" in "".join(cell["source"])
+        if "def vote_accuracy" in "".join(cell["source"])
     )
     namespace = {"np": np, "labkit": types.SimpleNamespace(NUM_CLASSES=10)}
     exec(source[: source.index("\n\n\n")], namespace)
-    return namespace["neighbour_accuracy"]
+    return namespace["vote_accuracy"]
 
 
 @pytest.mark.parametrize("dimensions, k", [(2, 1), (2, 5), (16, 10)])
-def test_lab07_neighbour_accuracy_is_the_vote_of_the_nearest_codes(dimensions, k):
+def test_lab07_vote_accuracy_is_the_vote_of_the_nearest_codes(dimensions, k):
     rng = np.random.default_rng(dimensions + k)
     train_labels = rng.integers(0, 10, 300)
     centres = rng.normal(size=(10, dimensions))
@@ -255,24 +255,24 @@ def test_lab07_neighbour_accuracy_is_the_vote_of_the_nearest_codes(dimensions, k
     test_labels = rng.integers(0, 10, 120)
     test_codes = centres[test_labels] + rng.normal(scale=1.5, size=(120, dimensions))
     expected = _brute_force_neighbour_vote(train_codes, train_labels, test_codes, test_labels, k)
-    measured = _lab07_neighbour_accuracy()(
-        train_codes, train_labels, test_codes, test_labels, k=k, batch=7
+    measured = _lab07_vote_accuracy()(
+        train_codes, train_labels, test_codes, test_labels, k=k, batch_size=7
     )
     assert measured == pytest.approx(expected)
     assert 0.1 < measured < 1.0  # neither hopeless nor trivial on these clouds
 
 
-def test_lab07_neighbour_accuracy_known_answers():
+def test_lab07_vote_accuracy_known_answers():
     # Far-apart clusters: every vote is right. Codes that say nothing: a tie goes to the
     # smaller digit, so all test codes are called 0, and a quarter of them are zeros.
-    neighbour_accuracy = _lab07_neighbour_accuracy()
+    vote_accuracy = _lab07_vote_accuracy()
     train_labels = np.repeat(np.arange(4), 5)
     train_codes = (train_labels * 100.0)[:, None] + np.linspace(0, 1, 20)[:, None]
-    assert neighbour_accuracy(
+    assert vote_accuracy(
         train_codes, train_labels, train_codes + 0.01, train_labels, k=5
     ) == pytest.approx(1.0)
     same = np.zeros((20, 2))
-    assert neighbour_accuracy(same, train_labels, same, train_labels, k=20) == pytest.approx(0.25)
+    assert vote_accuracy(same, train_labels, same, train_labels, k=20) == pytest.approx(0.25)
 
 
 def test_iwae_on_the_first_images_only(trained_vae, mnist_subset):

@@ -36,6 +36,7 @@ import labkit_instructor.exports
 from labkit_instructor.batch import grade_class
 from labkit_instructor.cells import match
 from labkit_instructor.cli import main
+from labkit_instructor.limits import MESSAGE_BYTES
 from labkit_instructor.sandbox import Sandbox, SandboxUnavailable, check_sandbox
 
 
@@ -211,12 +212,13 @@ def test_ten_megabytes_printed_are_cut_and_reported(tiny_lab, sandbox):
     assert report.error is None and _points(report)["setup"] == 1
 
 
-def test_three_hundred_megabytes_displayed_are_dropped_unread_and_reported(tiny_lab, sandbox):
-    code = "import IPython\n    IPython.display.display({'text/plain': 'x' * 300_000_000}, raw=1)"
+def test_a_display_over_the_message_limit_is_dropped_unread_and_reported(tiny_lab, sandbox):
+    size = MESSAGE_BYTES + 4_000_000  # just over: no more to send than the limit needs
+    code = f"import IPython\n    IPython.display.display({{'text/plain': 'x' * {size}}}, raw=1)"
     report = _grader(tiny_lab, execute=True, sandbox=sandbox).grade(
         _student(tiny_lab, "displayer", lambda nb: _solve(nb, f"{code}\n    return 2 * x"))
     )
-    cut = re.compile(r"cell \d+ sent an output over 67,108,864 bytes: dropped unread")
+    cut = re.compile(rf"cell \d+ sent an output over {MESSAGE_BYTES:,} bytes: dropped unread")
     assert any(cut.search(note) for note in report.notes), report.notes
 
 
