@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import platform
 import random
@@ -44,14 +43,10 @@ def _import_quietly() -> tuple:
 tf, keras = _import_quietly()
 
 
-class _NoRetracingNotice(logging.Filter):
-    """Drops TensorFlow's "triggered tf.function retracing" notice (each new model traces anew)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-tf.get_logger().addFilter(_NoRetracingNotice())
+# TensorFlow's "triggered tf.function retracing" notice: each new model traces anew, as it should.
+tf.get_logger().addFilter(
+    lambda record: "triggered tf.function retracing" not in record.getMessage()
+)
 
 
 def seed_everything(seed: int) -> None:

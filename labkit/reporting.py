@@ -56,18 +56,14 @@ class _Results:
 def report_results(results: Mapping[str, float | int | str]) -> _Results:
     """The notebook's headline numbers ``{name: value}``, units in the names: shown as a table
     and stored as JSON. Raises ValueError for a value that is not a number or a string."""
-    plain = {name: _plain(value) for name, value in results.items()}
+    # NumPy scalars become Python numbers, so that the JSON is plain.
+    plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in results.items()}
     for name, value in plain.items():
         if not isinstance(value, int | float | str) or isinstance(value, bool):
             raise ValueError(
                 f"result values must be numbers or strings. Received: {name}={value!r}."
             )
     return _Results(plain)
-
-
-def _plain(value: float | int | str) -> float | int | str:
-    # NumPy scalars become Python numbers, so that the JSON is plain.
-    return value.item() if isinstance(value, np.generic) else value
 
 
 class _Check:
