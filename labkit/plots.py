@@ -1,7 +1,4 @@
-"""The lab's figures in one style: loss curves, rows of digits, the latent space, the manifold.
-
-Each function returns its Figure; :func:`show` displays it with a one-sentence description.
-"""
+"""The lab's figures in one style; each returns its Figure, which :func:`show` displays."""
 
 from __future__ import annotations
 
@@ -45,16 +42,13 @@ def use_lab_style() -> None:
 # Petroff's ten colours stay apart under colour-vision deficiencies; nothing relies on colour alone.
 COLORS = tuple(mpl.color_sequences["petroff10"])  # one per digit, or per model
 SMALL_TEXT = 10  # points: the smallest text in a figure
-HISTORY_METRICS = {
-    "loss": "total loss",
-    "reconstruction_loss": "reconstruction",
-    "kl_loss": "KL divergence",
-}
+HISTORY_METRICS = dict(
+    loss="total loss", reconstruction_loss="reconstruction", kl_loss="KL divergence"
+)
 
 
 def show(figure: Figure, description: str) -> None:
-    """Display ``figure``, with ``description`` (a sentence saying what it shows) as its text,
-    then close it. Raises ValueError for a description of fewer than four words."""
+    """Display ``figure`` with ``description``, a sentence of four words or more, then close it."""
     if not isinstance(description, str) or len(description.split()) < 4:
         raise ValueError(
             "description must be a sentence saying what the figure shows, for readers who "
@@ -63,11 +57,9 @@ def show(figure: Figure, description: str) -> None:
     from IPython.core.pylabtools import print_figure
     from IPython.display import display
 
-    png = print_figure(figure, "png", bbox_inches="tight")
+    png = base64.b64encode(print_figure(figure, "png", bbox_inches="tight")).decode("ascii")
     plt.close(figure)
-    display(
-        {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": description}, raw=True
-    )
+    display({"image/png": png, "text/plain": description}, raw=True)
 
 
 def plot_history(
@@ -76,60 +68,45 @@ def plot_history(
     units: str = "nats per image",
     title: str = "Training history",
 ) -> Figure:
-    """Loss per epoch of each model, ``{name: History.history}``, one panel per logged loss
-    (total, reconstruction, KL), the y axis in ``units`` and scaled to epochs 2 onwards.
-
-    Raises ValueError when a history has no ``loss``.
-    """
+    """Loss per epoch of each model, ``{name: History.history}``, one panel per logged loss, the
+    y axis in ``units`` and scaled to epochs 2 onwards."""
     if not histories or not all("loss" in history for history in histories.values()):
         raise ValueError(
             "histories must map each model's name to a Keras History.history dict with a 'loss' "
             f"list. Received keys: {[sorted(h) for h in histories.values()]}."
         )
-    metrics = [
-        name for name in HISTORY_METRICS if any(name in history for history in histories.values())
-    ]
+    metrics = [m for m in HISTORY_METRICS if any(m in history for history in histories.values())]
     figure, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.6), squeeze=False)
     for axis, metric in zip(axes[0], metrics, strict=True):
         curves = []  # (model index, values) of every curve drawn
-        for index, (model_name, history) in enumerate(histories.items()):
+        for index, (name, history) in enumerate(histories.items()):
             for key, split in ((metric, "train"), (f"val_{metric}", "val")):
                 if key in history:
                     values = np.asarray(history[key], dtype=float)
+                    style = _model_style(index, validation=split == "val")
                     axis.plot(
-                        np.arange(1, len(values) + 1),
-                        values,
-                        **_model_style(index, validation=split == "val"),
-                        label=f"{model_name} ({split})",
+                        np.arange(1, len(values) + 1), values, **style, label=f"{name} ({split})"
                     )
                     curves.append((index, values))
         panel_title = HISTORY_METRICS[metric] if len(metrics) > 1 else "loss"
         axis.set(title=panel_title, xlabel="epoch", ylabel=units)
         axis.xaxis.get_major_locator().set_params(integer=True)
-        _scale_to_later_epochs(
-            axis, [values for _, values in curves], from_zero=metric == "kl_loss"
-        )
+        _scale_to_later_epochs(axis, curves, from_zero=metric == "kl_loss")
         if len(histories) > 1:
             _label_curve_ends(axis, list(histories), curves)
     grey = {"color": "0.3", "marker": "o", "markersize": 4}
-    figure.legend(
-        handles=[
-            *(
-                Line2D([], [], **_model_style(index, validation=False), label=name)
-                for index, name in enumerate(histories)
-            ),
-            Line2D([], [], linewidth=1.0, **grey, label="training (thin, filled)"),
-            Line2D([], [], linewidth=2.0, markerfacecolor="white", **grey, label="validation"),
-        ],
-        loc="outside lower center",
-        ncols=len(histories) + 2,
-        fontsize=SMALL_TEXT,
-    )
+    handles = [
+        *(Line2D([], [], **_model_style(i), label=name) for i, name in enumerate(histories)),
+        Line2D([], [], linewidth=1.0, **grey, label="training (thin, filled)"),
+        Line2D([], [], linewidth=2.0, markerfacecolor="white", **grey, label="validation"),
+    ]
+    ncols = len(histories) + 2
+    figure.legend(handles=handles, loc="outside lower center", ncols=ncols, fontsize=SMALL_TEXT)
     figure.suptitle(title)
     return figure
 
 
-def _model_style(index: int, *, validation: bool) -> dict:
+def _model_style(index: int, *, validation: bool = False) -> dict:
     color = COLORS[index % len(COLORS)]
     return {
         "color": color,
@@ -141,18 +118,17 @@ def _model_style(index: int, *, validation: bool) -> dict:
     }
 
 
-def _scale_to_later_epochs(axis, curves: list[np.ndarray], *, from_zero: bool) -> None:
+def _scale_to_later_epochs(axis, curves: list[tuple[int, np.ndarray]], *, from_zero: bool) -> None:
     """y limits from epoch 2 on (epoch 1 is often far above the rest); the title says if cut."""
-    later = np.concatenate([values[1:] if len(values) > 2 else values for values in curves])
+    later = np.concatenate([values[1:] if len(values) > 2 else values for _, values in curves])
     later = later[np.isfinite(later)]
     if later.size == 0:  # a training that diverged: let matplotlib scale what there is
         return
     low, high = float(later.min()), float(later.max())
-    if from_zero:
-        low = min(0.0, low)
+    low = min(0.0, low) if from_zero else low
     pad = 0.08 * (high - low or abs(high) or 1.0)
     axis.set_ylim(low - pad, high + pad)
-    if any(values[0] > high + pad for values in curves):
+    if any(values[0] > high + pad for _, values in curves):
         axis.set_title(f"{axis.get_title()} (epoch 1 above the top)")
 
 
@@ -164,18 +140,13 @@ def _label_curve_ends(axis, model_names: list[str], curves: list[tuple[int, np.n
     placed: list[tuple[float, int]] = []
     for y, index in sorted((float(np.clip(v[-1], low, high)), i) for i, v in ends.items()):
         placed.append((max(y, placed[-1][0] + gap) if placed else y, index))
-    overflow = placed[-1][0] - (high - gap / 2) if placed else 0.0
+    overflow = max(placed[-1][0] - (high - gap / 2), 0.0) if placed else 0.0
     last_epoch = max(len(values) for values in ends.values())
+    halo = [patheffects.withStroke(linewidth=2, foreground="white")]
+    style = {"fontsize": SMALL_TEXT, "va": "center", "path_effects": halo}
     for y, index in placed:
-        axis.text(
-            last_epoch + 0.25,
-            y - max(overflow, 0.0),
-            model_names[index],
-            color=COLORS[index % len(COLORS)],
-            fontsize=SMALL_TEXT,
-            va="center",
-            path_effects=[patheffects.withStroke(linewidth=2, foreground="white")],
-        )
+        color = COLORS[index % len(COLORS)]
+        axis.text(last_epoch + 0.25, y - overflow, model_names[index], color=color, **style)
     axis.set_xlim(0.5, last_epoch + 0.25 + 0.4 * last_epoch)
 
 
@@ -188,22 +159,22 @@ def _as_images(images: np.ndarray) -> np.ndarray:
     )
 
 
-def _draw_digit(axis, image: np.ndarray) -> None:
-    """One 28x28 digit on ``axis``, grey on black, without ticks or grid."""
-    axis.imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
-    axis.set_xticks([])
-    axis.set_yticks([])
-    axis.grid(False)
+def _draw_row(row_axes, label: str, pictures) -> None:
+    """28x28 digits (None: a blank) along ``row_axes``, without ticks or grid, ``label`` left."""
+    for axis, picture in zip(row_axes, pictures, strict=True):
+        if picture is None:
+            axis.axis("off")
+            continue
+        axis.imshow(picture, cmap="gray", vmin=0.0, vmax=1.0)
+        axis.set(xticks=[], yticks=[])
+        axis.grid(False)
+    row_axes[0].set_ylabel(label, rotation=0, ha="right", va="center")
 
 
 def plot_image_rows(
-    rows: Mapping[str, np.ndarray],
-    *,
-    title: str,
-    column_titles: Sequence[str] | None = None,
+    rows: Mapping[str, np.ndarray], *, title: str, column_titles: Sequence[str] | None = None
 ) -> Figure:
-    """Rows of digits, ``{row label: images (n, 784) or (n, 28, 28)}``, and short
-    ``column_titles`` above the first row. Raises ValueError for empty, misshapen or uneven rows."""
+    """Rows of digits, ``{row label: images (n, 784) or (n, 28, 28)}``, ``column_titles`` above."""
     if not rows:
         raise ValueError("rows is empty: pass at least one row of images.")
     images_by_row = {label: _as_images(images) for label, images in rows.items()}
@@ -213,17 +184,10 @@ def plot_image_rows(
         raise ValueError(
             f"every row needs the same, non-zero number of images. Received: {lengths}."
         )
-    figure, axes = plt.subplots(
-        len(rows),
-        num_columns,
-        squeeze=False,
-        figsize=(max(0.8 * num_columns, 4.0), 1.0 * len(rows) + 0.5),
-    )
+    figsize = (max(0.8 * num_columns, 4.0), 1.0 * len(rows) + 0.5)
+    figure, axes = plt.subplots(len(rows), num_columns, squeeze=False, figsize=figsize)
     for row_axes, (label, images) in zip(axes, images_by_row.items(), strict=True):
-        for column, (axis, image) in enumerate(zip(row_axes, images, strict=True)):
-            _draw_digit(axis, image)
-            if column == 0:
-                axis.set_ylabel(label, rotation=0, ha="right", va="center")
+        _draw_row(row_axes, label, images)
     for axis, column_title in zip(axes[0], column_titles or [], strict=False):
         axis.set_title(column_title, fontsize=SMALL_TEXT)
     figure.suptitle(title)
@@ -244,15 +208,13 @@ class Projection:
 
 
 def fit_projection(latents: np.ndarray) -> Projection:
-    """A 2-D view of codes ``(n, d)``, n and d at least 2: the identity for d = 2, else the first
-    two principal components. Raises ValueError for other shapes."""
+    """A 2-D view of codes ``(n, d)``, n, d >= 2: the identity for d = 2, else the top two PCs."""
     latents = np.asarray(latents, dtype=np.float64)
     if latents.ndim != 2 or latents.shape[1] < 2 or latents.shape[0] < 2:
         raise ValueError(
             f"latents must have shape (n, d) with n >= 2 and d >= 2. Received: {latents.shape}."
         )
-    dims = latents.shape[1]
-    if dims == 2:
+    if latents.shape[1] == 2:
         return Projection(np.zeros(2), np.eye(2), ("z[0]", "z[1]"))
     mean = latents.mean(axis=0)
     _, singular_values, components = np.linalg.svd(latents - mean, full_matrices=False)
@@ -274,17 +236,10 @@ def draw_latent_scatter(axis, latents: np.ndarray, labels: np.ndarray, projectio
     order = np.random.default_rng(0).permutation(len(points))  # no digit hides all of another
     colors = mpl.colors.to_rgba_array(COLORS)[labels[order] % len(COLORS)]
     axis.scatter(points[order, 0], points[order, 1], c=colors, s=3, alpha=0.6, linewidths=0)
+    style = {"fontsize": 13, "fontweight": "bold", "ha": "center", "va": "center"}
+    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
     for digit, (x, y) in _label_places(points, labels).items():
-        axis.text(
-            x,
-            y,
-            str(digit),
-            fontsize=13,
-            fontweight="bold",
-            ha="center",
-            va="center",
-            path_effects=[patheffects.withStroke(linewidth=3, foreground="white")],
-        )
+        axis.text(x, y, str(digit), **style, path_effects=halo)
 
 
 def _label_places(points: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
@@ -318,18 +273,13 @@ def plot_latent_space(
     *,
     title: str = "Latent space of the test images",
 ) -> Figure:
-    """Codes ``(n, d)``, or ``{model name: codes}`` side by side, coloured by their digits
-    ``labels`` ``(n,)``; codes beyond 2-D are drawn on their first two principal components."""
+    """Codes ``(n, d)``, or ``{name: codes}`` side by side, coloured by digit; PCA beyond 2-D."""
     panels = latents if isinstance(latents, Mapping) else {"": latents}
     labels = np.asarray(labels)
     shared = all(np.shape(codes)[-1] == 2 for codes in panels.values())
+    figsize = (4.4 * len(panels) + 0.8, 4.2)
     figure, axes = plt.subplots(
-        1,
-        len(panels),
-        figsize=(4.4 * len(panels) + 0.8, 4.2),
-        squeeze=False,
-        sharex=shared,
-        sharey=shared,
+        1, len(panels), figsize=figsize, squeeze=False, sharex=shared, sharey=shared
     )
     for axis, (name, codes) in zip(axes[0], panels.items(), strict=True):
         draw_latent_scatter(axis, codes, labels, fit_projection(codes))
@@ -348,9 +298,8 @@ def manifold_grid(grid_size: int, quantile_range: tuple[float, float] = (0.05, 0
         raise ValueError(
             f"quantile_range must satisfy 0 < low < high < 1. Received: {quantile_range}."
         )
-    normal = NormalDist()
     quantiles = np.linspace(low, high, grid_size)
-    return np.array([normal.inv_cdf(float(q)) for q in quantiles], dtype=np.float32)
+    return np.array([NormalDist().inv_cdf(float(q)) for q in quantiles], dtype=np.float32)
 
 
 def plot_manifold(
@@ -360,11 +309,8 @@ def plot_manifold(
     quantile_range: tuple[float, float] = (0.05, 0.95),
     title: str = "Digits decoded across the 2-D latent space",
 ) -> Figure:
-    """Digits decoded from a ``grid_size`` x ``grid_size`` grid of 2-D codes (:func:`manifold_grid`
-    in both directions), z[0] growing rightwards and z[1] upwards; ``{name: model}``: side by side.
-
-    Raises ValueError for a model whose latent space is not 2-D.
-    """
+    """Digits decoded on a ``grid_size`` square grid of 2-D codes (:func:`manifold_grid` both
+    ways), z[0] growing rightwards and z[1] upwards; ``{name: model}``: side by side."""
     panels = model if isinstance(model, Mapping) else {"": model}
     for name, each in panels.items():
         if latent_size(each) != 2:
@@ -402,11 +348,8 @@ def plot_manifold(
 
 
 class LearningSnapshots(keras.callbacks.Callback):
-    """A callback that reconstructs ``images`` ``(n, 784)`` and decodes ``num_samples`` fixed
-    prior codes (0 for an autoencoder) before training and after each of ``epochs``.
-
-    ``snapshots`` holds ``{label: (reconstructions, samples)}``; :meth:`plot` draws them.
-    """
+    """A callback that reconstructs ``images`` and decodes ``num_samples`` fixed prior codes (0 for
+    an autoencoder) before training and after each of ``epochs``, into ``snapshots``."""
 
     def __init__(
         self, images: np.ndarray, *, epochs: Sequence[int], num_samples: int = 6, seed: int = 0
@@ -455,25 +398,12 @@ class LearningSnapshots(keras.callbacks.Callback):
             )
         num_images, gap = len(self.images), 1 if self.num_samples else 0
         num_columns = num_images + gap + self.num_samples
-        rows = [
-            ("original", self.images, self.images[:0]),
-            *((k, *v) for k, v in self.snapshots.items()),
-        ]
-        figure, axes = plt.subplots(
-            len(rows),
-            num_columns,
-            squeeze=False,
-            figsize=(max(0.7 * num_columns, 4.0), 0.75 * len(rows) + 0.8),
-        )
-        for row_axes, (label, reconstructions, samples) in zip(axes, rows, strict=True):
+        rows = {"original": (self.images, self.images[:0]), **self.snapshots}
+        figsize = (max(0.7 * num_columns, 4.0), 0.75 * len(rows) + 0.8)
+        figure, axes = plt.subplots(len(rows), num_columns, squeeze=False, figsize=figsize)
+        for row_axes, (label, (reconstructions, samples)) in zip(axes, rows.items(), strict=True):
             pictures = [*_as_images(reconstructions), *[None] * gap, *_as_images(samples)]
-            pictures += [None] * (num_columns - len(pictures))
-            for axis, picture in zip(row_axes, pictures, strict=True):
-                if picture is None:
-                    axis.axis("off")
-                else:
-                    _draw_digit(axis, picture)
-            row_axes[0].set_ylabel(label, rotation=0, ha="right", va="center")
+            _draw_row(row_axes, label, pictures + [None] * (num_columns - len(pictures)))
         axes[0, num_images // 2].set_title("test digits, reconstructed", fontsize=SMALL_TEXT)
         if self.num_samples:
             axes[0, num_images + gap + self.num_samples // 2].set_title(

@@ -1,7 +1,4 @@
-"""Interactive widgets: move through the latent space and watch the decoded digit change.
-
-A saved notebook also keeps a PNG snapshot of each, for viewers without a kernel (GitHub).
-"""
+"""Interactive widgets: move through the latent space and watch the decoded digit change."""
 
 from __future__ import annotations
 
@@ -42,7 +39,7 @@ def _digit_pixels(image: np.ndarray, pixels: int = DIGIT_DISPLAY_PIXELS) -> np.n
 
 
 def _captioned(picture: np.ndarray, caption: str) -> np.ndarray:
-    """``picture`` under a white band with ``caption`` in it (for saved snapshots)."""
+    """``picture`` under a white band with ``caption`` in it."""
     band = Image.new("RGB", (picture.shape[1], 16), "white")
     ImageDraw.Draw(band).text((2, 2), caption, fill="black")
     return np.concatenate([np.asarray(band), picture], axis=0)
@@ -57,23 +54,18 @@ def _side_by_side(pictures: list[np.ndarray]) -> np.ndarray:
 
 
 class _SnapshotBox(widgets.VBox):
-    """A VBox that also shows a PNG ``snapshot()`` of itself and its ``describe()`` sentence,
-    for front-ends without widgets."""
+    """A VBox saved with a PNG ``snapshot()`` and ``describe()``, for viewers without widgets."""
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         bundle = super()._repr_mimebundle_(**kwargs)
-        bundle["image/png"] = _png(self.snapshot())
-        bundle["text/plain"] = self.describe()
+        bundle.update({"image/png": _png(self.snapshot()), "text/plain": self.describe()})
         return bundle
 
 
 class LatentExplorer(_SnapshotBox):
-    """One slider per latent dimension, from ``-slider_limit`` to ``slider_limit``: shows the
-    decoded digit, and the point over the codes of ``images`` ``(n, 784)`` coloured by ``labels``.
-
-    For a conditional VAE, pass the ``digit`` to draw first (0 to 9): buttons pick it, and
-    ``labels`` also go to the encoder.
-    """
+    """One slider per latent dimension (+-``slider_limit``): the decoded digit, and the point over
+    the codes of ``images`` coloured by ``labels``. For a conditional VAE, ``digit`` (0 to 9) is the
+    digit drawn first (buttons pick another) and ``labels`` also go to the encoder."""
 
     def __init__(
         self,
@@ -94,32 +86,33 @@ class LatentExplorer(_SnapshotBox):
                 description="digit",
                 style={"button_width": "32px"},
             )
-            self.digit_picker.observe(lambda change: self.update(), names="value")
         latents = encode(model, images, labels=None if digit is None else labels)
         self.num_codes = len(latents)
         self.projection = fit_projection(latents)
-        self._render_scatter(latents, np.asarray(labels))
+        # Drawn once: only the marker is drawn anew as the point moves, in milliseconds.
+        figure = plt.Figure(figsize=(4.4, 3.2), dpi=100, layout="constrained")
+        FigureCanvasAgg(figure)
+        axis = figure.add_subplot()
+        draw_latent_scatter(axis, latents, np.asarray(labels), self.projection)
+        digit_legend(figure, fontsize=9, title_fontsize=9, handletextpad=0.1, labelspacing=0.3)
+        axis.set_title("position over the test codes", fontsize=10)
+        figure.canvas.draw()
+        self._scatter_pixels = np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()
+        self._to_pixels = axis.transData.transform  # y counted upwards, unlike an image's rows
+        limit = self.slider_limit
+        options = dict(value=0.0, min=-limit, max=limit, step=0.05, continuous_update=True)
         self.sliders = [
-            widgets.FloatSlider(
-                value=0.0,
-                min=-self.slider_limit,
-                max=self.slider_limit,
-                step=0.05,
-                description=f"z[{dimension}]",
-                continuous_update=True,
-            )
-            for dimension in range(latent_size(model))
+            widgets.FloatSlider(**options, description=f"z[{i}]") for i in range(latent_size(model))
         ]
         self.digit_view = widgets.Image(format="png")
         self.position_view = widgets.Image(format="png")
         self._holding = False
-        for slider in self.sliders:
-            slider.observe(self._on_slider, names="value")
-        # flex-start: each picture keeps its own height instead of stretching to the row's.
-        pictures = widgets.HBox(
-            [self.digit_view, self.position_view], layout=widgets.Layout(align_items="flex-start")
-        )
         picker = [] if self.digit_picker is None else [self.digit_picker]
+        for control in [*picker, *self.sliders]:
+            control.observe(self._on_change, names="value")
+        # flex-start: each picture keeps its own height instead of stretching to the row's.
+        layout = widgets.Layout(align_items="flex-start")
+        pictures = widgets.HBox([self.digit_view, self.position_view], layout=layout)
         super().__init__([*picker, pictures, *self.sliders])
         self.update()
 
@@ -142,18 +135,6 @@ class LatentExplorer(_SnapshotBox):
 
     def _decode(self) -> np.ndarray:
         return decode(self.model, self.point[None, :], labels=self.digit)[0]
-
-    def _render_scatter(self, latents: np.ndarray, labels: np.ndarray) -> None:
-        """Draw the scatter once, keeping its pixels and its map from plot to pixel coordinates."""
-        figure = plt.Figure(figsize=(4.4, 3.2), dpi=100, layout="constrained")
-        FigureCanvasAgg(figure)
-        axis = figure.add_subplot()
-        draw_latent_scatter(axis, latents, labels, self.projection)
-        digit_legend(figure, fontsize=9, title_fontsize=9, handletextpad=0.1, labelspacing=0.3)
-        axis.set_title("position over the test codes", fontsize=10)
-        figure.canvas.draw()
-        self._scatter_pixels = np.asarray(figure.canvas.buffer_rgba())[:, :, :3].copy()
-        self._to_pixels = axis.transData.transform  # y counted upwards, unlike an image's rows
 
     @property
     def point(self) -> np.ndarray:
@@ -181,21 +162,16 @@ class LatentExplorer(_SnapshotBox):
             self._holding = False
         self.update()
 
-    def _on_slider(self, change: dict) -> None:
+    def _on_change(self, change: dict) -> None:
         if not self._holding:
             self.update()
 
     def _position_pixels(self) -> np.ndarray:
-        # The scatter was rendered once; only the marker is drawn anew, in milliseconds.
         picture = Image.fromarray(self._scatter_pixels)
         x, y = self._to_pixels(self.projection(self.point[None, :])[0])
         y = len(self._scatter_pixels) - y
-        ImageDraw.Draw(picture).ellipse(
-            (x - 6, y - 6, x + 6, y + 6),  # a marker of radius 6 pixels
-            fill=(220, 20, 20),
-            outline=(0, 0, 0),
-            width=2,
-        )
+        box = (x - 6, y - 6, x + 6, y + 6)  # a marker of radius 6 pixels
+        ImageDraw.Draw(picture).ellipse(box, fill=(220, 20, 20), outline=(0, 0, 0), width=2)
         return np.asarray(picture)
 
     def update(self) -> None:
@@ -210,9 +186,8 @@ class LatentExplorer(_SnapshotBox):
         return _side_by_side([digit, self._position_pixels()])
 
     def describe(self) -> str:
-        if self.digit is None:
-            what = "Latent explorer: the digit decoded at z"
-        else:
+        what = "Latent explorer: the digit decoded at z"
+        if self.digit is not None:
             what = f"Conditional explorer: the digit {self.digit} decoded at style code z"
         point = ", ".join(f"{value:.2f}" for value in self.point)
         return (
@@ -222,8 +197,7 @@ class LatentExplorer(_SnapshotBox):
 
 
 class InterpolationExplorer(_SnapshotBox):
-    """Slide between two of ``images`` ``(n, 784)``, picked by index (first ``start_index`` and
-    ``end_index``), decoded by each of ``models`` (``{name: model}``) side by side."""
+    """Slide between two of ``images``, picked by index, decoded by each of ``models``."""
 
     def __init__(
         self,
@@ -244,16 +218,10 @@ class InterpolationExplorer(_SnapshotBox):
             value=0.0, min=0.0, max=1.0, step=0.05, description="t", continuous_update=True
         )
         self.views = {name: widgets.Image(format="png") for name in self.models}
-        self._codes: dict[str, np.ndarray] = {}
         self._holding = False
         columns = [widgets.VBox([widgets.Label(name), view]) for name, view in self.views.items()]
-        super().__init__(
-            [
-                widgets.HBox([self.start_picker, self.end_picker]),
-                self.mix_slider,
-                widgets.HBox(columns),
-            ]
-        )
+        pickers = widgets.HBox([self.start_picker, self.end_picker])
+        super().__init__([pickers, self.mix_slider, widgets.HBox(columns)])
         self.start_picker.observe(self._on_pair, names="value")
         self.end_picker.observe(self._on_pair, names="value")
         self.mix_slider.observe(lambda change: self.update(), names="value")
@@ -282,9 +250,8 @@ class InterpolationExplorer(_SnapshotBox):
     def decoded(self, mix: float | None = None) -> dict[str, np.ndarray]:
         """Each model's decoding ``(784,)`` at ``t = mix`` on the line (default: the slider's)."""
         mix = self.mix_slider.value if mix is None else mix
-        codes = self._codes
         return {
-            name: decode(model, (1 - mix) * codes[name][:1] + mix * codes[name][1:])[0]
+            name: decode(model, (1 - mix) * self._codes[name][:1] + mix * self._codes[name][1:])[0]
             for name, model in self.models.items()
         }
 
@@ -295,19 +262,11 @@ class InterpolationExplorer(_SnapshotBox):
 
     def snapshot(self) -> np.ndarray:
         """The whole path: one row per model, decoded at each t of ``PATH_STEPS``."""
-        path = [self.decoded(mix) for mix in PATH_STEPS]
-        rows = [
-            _captioned(
-                _side_by_side(
-                    [
-                        _captioned(_digit_pixels(step[name], 84), f"t = {mix:g}")  # 28 x 3
-                        for mix, step in zip(PATH_STEPS, path, strict=True)
-                    ]
-                ),
-                name,
-            )
-            for name in self.models
-        ]
+        path = [(f"t = {mix:g}", self.decoded(mix)) for mix in PATH_STEPS]
+        rows = []
+        for name in self.models:
+            pictures = [_captioned(_digit_pixels(step[name], 84), t) for t, step in path]  # 28 x 3
+            rows.append(_captioned(_side_by_side(pictures), name))
         gap = np.full((6, rows[0].shape[1], 3), 255, dtype=np.uint8)
         return np.concatenate([part for row in rows for part in (row, gap)][:-1], axis=0)
 
