@@ -30,21 +30,30 @@ def _fresh_vae(data, seed=0):
     return labkit.build_vae(pixel_means=data.x_train.mean(axis=0))
 
 
+# XLA off: these tests are about the cache, and XLA's compile would be most of their time (the
+# notebooks' runs under nbval train and load with it).
+XLA = False
+
+
 def _fingerprint(model, data, settings, loss="mse"):
-    labkit.training.compile_for_data(model, data, settings, loss=loss)
+    labkit.training.compile_for_data(model, data, settings, loss=loss, jit_compile=XLA)
     return model_fingerprint(model, data, settings)
+
+
+def _train_or_load(model, data, settings, **options):
+    return labkit.train_or_load(model, data, settings, jit_compile=XLA, **options)
 
 
 def test_a_model_trained_once_is_loaded_the_second_time(small, capsys):
     data, settings = small
     first = _fresh_vae(data)
-    history = labkit.train_or_load(first, data, settings, log_name="VAE")
+    history = _train_or_load(first, data, settings, log_name="VAE")
     assert "VAE  epoch 1/1" in capsys.readouterr().out
     files = list(settings.cache_dir.iterdir())
     assert [path.suffix for path in files] == [".npz"] and files[0].name.startswith("vae-")
 
     second = _fresh_vae(data)  # the same seed: the same model, not yet trained
-    loaded_history = labkit.train_or_load(second, data, settings, log_name="VAE")
+    loaded_history = _train_or_load(second, data, settings, log_name="VAE")
     printed = capsys.readouterr().out
     assert printed.startswith(f"VAE: loaded the model from {files[0]}")
     assert "LABKIT_RETRAIN=1" in printed
@@ -66,16 +75,16 @@ def test_a_conditional_vae_trains_on_its_labels_and_is_loaded_the_second_time(sm
         return labkit.models.build_conditional_vae(pixel_means=data.x_train.mean(axis=0), seed=0)
 
     first = fresh_cvae()
-    history = labkit.train_or_load(first, data, settings, labels=True, log_name="CVAE")
+    history = _train_or_load(first, data, settings, labels=True, log_name="CVAE")
     assert "CVAE  epoch 1/1" in capsys.readouterr().out
     assert set(history) >= {"loss", "kl_loss", "val_loss"}
     second = fresh_cvae()
-    assert labkit.train_or_load(second, data, settings, labels=True, log_name="CVAE") == history
+    assert _train_or_load(second, data, settings, labels=True, log_name="CVAE") == history
     assert "CVAE: loaded the model" in capsys.readouterr().out
     # Other digits are other training data: another key.
     relabelled = dataclasses.replace(data, y_train=(data.y_train + 1) % 10)
     compiled = fresh_cvae()
-    labkit.training.compile_for_data(compiled, data, settings)
+    labkit.training.compile_for_data(compiled, data, settings, jit_compile=XLA)
     assert model_fingerprint(compiled, data, settings, labels=True) != model_fingerprint(
         compiled, relabelled, settings, labels=True
     )
@@ -135,9 +144,9 @@ def test_convolutions_and_xla_are_part_of_the_fingerprint(small):
     assert reference != _fingerprint(_conv_vae(strides=2), data, settings)  # other weights
     # A layer that computes otherwise with the same weights is caught by the probe loss: see
     # test_a_model_that_computes_another_loss_is_trained_not_loaded.
-    without_xla = _conv_vae(strides=1)
-    labkit.training.compile_for_data(without_xla, data, settings, jit_compile=False)
-    assert reference != model_fingerprint(without_xla, data, settings)
+    with_xla = _conv_vae(strides=1)
+    labkit.training.compile_for_data(with_xla, data, settings, jit_compile=not XLA)
+    assert reference != model_fingerprint(with_xla, data, settings)
 
 
 def test_the_fingerprint_does_not_depend_on_what_was_built_before(small):
@@ -172,18 +181,18 @@ def test_a_corrupt_file_is_trained_over_with_a_warning(small, capsys):
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a numpy file")
     with pytest.warns(UserWarning, match="could not use the cached model .* training it again"):
-        labkit.train_or_load(model, data, settings)
+        _train_or_load(model, data, settings)
     assert "epoch 1/1" in capsys.readouterr().out
-    labkit.train_or_load(_fresh_vae(data), data, settings)  # now it loads
+    _train_or_load(_fresh_vae(data), data, settings)  # now it loads
     assert "loaded the model from" in capsys.readouterr().out
 
 
 def test_retrain_trains_even_with_a_cached_model(small, capsys):
     data, settings = small
-    labkit.train_or_load(_fresh_vae(data), data, settings)
+    _train_or_load(_fresh_vae(data), data, settings)
     capsys.readouterr()
     retrain = dataclasses.replace(settings, retrain=True)
-    labkit.train_or_load(_fresh_vae(data), data, retrain)
+    _train_or_load(_fresh_vae(data), data, retrain)
     assert "epoch 1/1" in capsys.readouterr().out
     assert load_settings({"LABKIT_RETRAIN": "1"}).retrain
     assert not load_settings({}).retrain
@@ -195,7 +204,7 @@ def test_an_unwritable_cache_only_warns(small, tmp_path):
     blocked.write_text("x", encoding="utf-8")
     settings = dataclasses.replace(settings, cache_dir=blocked)
     with pytest.warns(UserWarning, match="could not save the trained model"):
-        history = labkit.train_or_load(_fresh_vae(data), data, settings)
+        history = _train_or_load(_fresh_vae(data), data, settings)
     assert len(history["loss"]) == 1
 
 
@@ -206,15 +215,17 @@ def test_the_cache_folder_comes_from_the_environment(tmp_path):
 
 def test_a_model_that_computes_another_loss_is_trained_not_loaded(small, capsys):
     data, settings = small
-    labkit.train_or_load(_fresh_vae(data), data, settings)
+    _train_or_load(_fresh_vae(data), data, settings)
     capsys.readouterr()
     changed = _fresh_vae(data)  # the same layers and weights, but its loss counts KL twice
     original = changed.compute_losses
-    changed.compute_losses = lambda images, training=False: {
-        **original(images, training),
-        "loss": original(images, training)["loss"] + original(images, training)["kl_loss"],
-    }
-    labkit.train_or_load(changed, data, settings, log_name="VAE")
+
+    def counting_kl_twice(images, training=False):
+        losses = original(images, training)
+        return {**losses, "loss": losses["loss"] + losses["kl_loss"]}
+
+    changed.compute_losses = counting_kl_twice
+    _train_or_load(changed, data, settings, log_name="VAE")
     printed = capsys.readouterr().out
     assert "holds a model that computes another loss" in printed
     assert "VAE  epoch 1/1" in printed
@@ -223,7 +234,7 @@ def test_a_model_that_computes_another_loss_is_trained_not_loaded(small, capsys)
 def test_save_for_later_labs_saves_only_what_the_settings_describe(small, capsys):
     data, settings = small
     model = _fresh_vae(data)
-    labkit.training.compile_for_data(model, data, settings)
+    labkit.training.compile_for_data(model, data, settings, jit_compile=XLA)
     batches = labkit.image_batches(data.x_train, settings.batch_size, shuffle_seed=settings.seed)
     keep = labkit.SaveForLaterLabs(data, settings, trained_in="Lab 03")
     model.fit(batches, epochs=2, shuffle=False, verbose=0, callbacks=[keep])  # settings: 1

@@ -20,9 +20,11 @@ from labkit.training import (
 )
 
 
-def train(model, data, settings, *, loss="mse", log_name=""):
-    """The kit's one training path: compile with the recipe, then fit on the data."""
-    compile_for_data(model, data, settings, loss=loss)
+def train(model, data, settings, *, loss="mse", log_name="", jit_compile=True):
+    """The kit's one training path: compile with the recipe, then fit on the data. XLA off
+    (``jit_compile=False``) where a test is not about the compiled program: its compile would
+    be most of the test's time."""
+    compile_for_data(model, data, settings, loss=loss, jit_compile=jit_compile)
     return fit_on_data(model, data, settings, log_name=log_name)
 
 
@@ -91,7 +93,9 @@ def test_train_an_autoencoder_on_the_summed_cross_entropy(mnist_subset):
     settings = load_settings({"LABKIT_QUICK": "1"})
     labkit.seed_everything(0)
     autoencoder = labkit.build_autoencoder(latent_dim=2, hidden_dims=(64,))
-    history = train(autoencoder, data, settings, loss=labkit.summed_binary_crossentropy)
+    history = train(
+        autoencoder, data, settings, loss=labkit.summed_binary_crossentropy, jit_compile=False
+    )
     # In nats per image, like a VAE's reconstruction term (the MSE would be below 1).
     reconstruction = labkit.evaluation.reconstruct(autoencoder, data.x_val)
     bce = labkit.evaluation.reconstruction_errors(data.x_val, reconstruction)["reconstruction_bce"]
@@ -103,7 +107,7 @@ def test_train_prints_one_short_line_per_epoch(mnist_subset, capsys):
     data = LabData(**{name: mnist_subset[name][:512] for name in mnist_subset})
     settings = load_settings({"LABKIT_QUICK": "1"})
     labkit.seed_everything(0)
-    history = train(labkit.build_vae(), data, settings, log_name="VAE")
+    history = train(labkit.build_vae(), data, settings, log_name="VAE", jit_compile=False)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == settings.num_epochs == 2
     for epoch, line in enumerate(lines, start=1):
@@ -113,7 +117,7 @@ def test_train_prints_one_short_line_per_epoch(mnist_subset, capsys):
         assert match, line
         assert float(match[1]) == pytest.approx(history["loss"][epoch - 1], abs=0.05)
         assert float(match[2]) == pytest.approx(history["val_loss"][epoch - 1], abs=0.05)
-    train(labkit.build_autoencoder(latent_dim=2), data, settings, log_name=None)
+    train(labkit.build_autoencoder(latent_dim=2), data, settings, log_name=None, jit_compile=False)
     assert capsys.readouterr().out == ""
 
 
