@@ -30,11 +30,11 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import statistics
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 from typing import NamedTuple
 
@@ -112,9 +112,8 @@ def build_reference_vae(latent_dim=2):
 
 def build_kit_vae(x_train: np.ndarray, num_epochs: int, batch_size: int) -> labkit.VAE:
     vae = labkit.build_vae(pixel_means=x_train.mean(axis=0))
-    labkit.training.compile_for_training(
-        vae, num_epochs=num_epochs, steps_per_epoch=math.ceil(len(x_train) / batch_size)
-    )
+    settings = labkit.load_settings({}, num_epochs=num_epochs, batch_size=batch_size)
+    labkit.compile_for_data(vae, types.SimpleNamespace(x_train=x_train), settings)
     return vae
 
 

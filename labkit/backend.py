@@ -11,8 +11,6 @@ from collections.abc import Iterator
 
 from labkit.config import _check_integer
 
-__all__ = ["keras", "runtime_summary", "seed_everything", "tf", "usable_cpu_count"]
-
 
 @contextlib.contextmanager
 def _stderr_muted() -> Iterator[None]:

@@ -13,16 +13,6 @@ import numpy as np
 
 from labkit.config import DATA_DIR_ENV, IMAGE_SHAPE, NUM_CLASSES, LabSettings, data_dir_from_env
 
-__all__ = [
-    "MNIST_FILES",
-    "LabData",
-    "MnistDataError",
-    "keras_mnist_file",
-    "load_lab_data",
-    "load_mnist",
-    "one_hot",
-]
-
 SUBSET_SEED = 0  # the seed of `limit` subsets: every notebook and test sees the same N images
 # What keras.datasets.mnist.load_data gives keras.utils.get_file (keras/src/datasets/mnist.py).
 KERAS_MNIST_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"

@@ -15,17 +15,6 @@ from labkit.config import BATCH_SIZE, _check_integer
 from labkit.data import one_hot
 from labkit.models import encoder_and_decoder, latent_size
 
-__all__ = [
-    "decode",
-    "encode",
-    "evaluate_autoencoder",
-    "evaluate_vae",
-    "iwae_negative_log_likelihood",
-    "reconstruct",
-    "reconstruction_errors",
-    "sample_images",
-]
-
 _PROBABILITY_EPSILON = 1e-7  # Keras's clipping in binary_crossentropy: numbers agree with training
 DEFAULT_IMPORTANCE_SAMPLES = 100
 IWAE_SEED = 0  # noise of the importance samples, so the estimate is reproducible

@@ -26,52 +26,14 @@ from labkit.config import LabSettings
 from labkit.data import LabData, one_hot
 from labkit.training import compile_for_data, fit_on_data
 
-__all__ = [
-    "SaveForLaterLabs",
-    "cached_model_path",
-    "model_fingerprint",
-    "train_or_load",
-]
-
 _TRAINING_CODE = (models_module, training_module)
 
-CACHE_FORMAT = 4  # bump when the files' layout or the fingerprint changes
+CACHE_FORMAT = 5  # bump when the files' layout or the fingerprint changes
 PROBE_IMAGES = 100  # validation images whose untrained loss is stored beside the weights
 PROBE_TOLERANCE = 1e-4  # relative; the same model computes it the same to about 1e-6
 _HISTORY_KEY = "history_json"
 _ABOUT_KEY = "about_json"
 _WEIGHT_PREFIX = "weight_"
-
-
-def _leaf_layers(layer) -> list:
-    """The layers that compute, in order, through nested models; input layers left out."""
-    if isinstance(layer, keras.Model):
-        return [leaf for sublayer in layer.layers for leaf in _leaf_layers(sublayer)]
-    return [] if isinstance(layer, keras.layers.InputLayer) else [layer]
-
-
-def _seed_states(model: keras.Model) -> list[np.ndarray]:
-    # A Sampling layer's noise comes from its SeedGenerator; its state is not among the weights.
-    return [
-        np.asarray(keras.ops.convert_to_numpy(value.state))
-        for layer in _leaf_layers(model)
-        for value in vars(layer).values()
-        if isinstance(value, keras.random.SeedGenerator)
-    ]
-
-
-def _trains_on_own_loss(model: keras.Model) -> bool:
-    return type(model).train_step is not keras.Model.train_step
-
-
-def _optimizer_settings(optimizer) -> dict:
-    settings = keras.saving.serialize_keras_object(optimizer)
-    settings["config"].pop("name", None)  # "adam", "adam_1", ...: numbered per process
-    return settings
-
-
-def _loss_name(loss) -> str | None:
-    return loss if isinstance(loss, str) or loss is None else getattr(loss, "__name__", repr(loss))
 
 
 def _code_without_docstrings(module) -> bytes:
@@ -96,15 +58,18 @@ def model_fingerprint(
             f"model {model.name!r} is not compiled; compile it first, as training will "
             "(labkit.compile_for_data), then take its fingerprint."
         )
-    own_loss = _trains_on_own_loss(model)
+    own_loss = type(model).train_step is not keras.Model.train_step  # a VAE's
+    optimizer = keras.saving.serialize_keras_object(model.optimizer)
+    optimizer["config"].pop("name", None)  # "adam", "adam_1", ...: numbered per process
+    loss = getattr(model.loss, "__name__", model.loss)  # a function by its name
     recipe = {
         "format": CACHE_FORMAT,
         "labkit": __version__,
         "keras": keras.__version__,
         "tensorflow": tf.__version__,
-        "trains_on": "its own train_step" if own_loss else _loss_name(model.loss),
+        "trains_on": "its own train_step" if own_loss else loss,
         "beta": float(getattr(model, "beta", 1.0)) if own_loss else None,
-        "optimizer": _optimizer_settings(model.optimizer),
+        "optimizer": optimizer,
         "jit_compile": bool(model.jit_compile),
         "steps_per_execution": int(model.steps_per_execution),
         "epochs": settings.num_epochs,
@@ -113,13 +78,13 @@ def model_fingerprint(
         "mode": settings.mode,
         "labels": labels,
     }
-    digest = hashlib.sha256()
-    digest.update(json.dumps(recipe, sort_keys=True, default=str).encode("utf-8"))
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode("utf-8"))
     for module in _TRAINING_CODE:  # a change to the kit's model or training code retrains
         digest.update(_code_without_docstrings(module))
-    for array in [*model.get_weights(), *_seed_states(model)]:
-        digest.update(np.ascontiguousarray(array).tobytes())
-    for array in (data.x_train, data.x_val, *((data.y_train, data.y_val) if labels else ())):
+    # The model's variables are its weights and its Sampling layers' noise seeds.
+    arrays = [keras.ops.convert_to_numpy(variable) for variable in model.variables]
+    arrays += [data.x_train, data.x_val, *((data.y_train, data.y_val) if labels else ())]
+    for array in arrays:
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 

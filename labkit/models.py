@@ -12,22 +12,6 @@ import numpy as np
 from labkit.backend import keras, tf
 from labkit.config import NUM_CLASSES, NUM_PIXELS, _check_integer
 
-__all__ = [
-    "EVALUATION_SEED",
-    "VAE",
-    "Autoencoder",
-    "ConditionalVAE",
-    "Sampling",
-    "build_autoencoder",
-    "build_conditional_vae",
-    "build_vae",
-    "encoder_and_decoder",
-    "kl_divergence",
-    "latent_size",
-    "set_output_bias_to_mean_image",
-    "summed_binary_crossentropy",
-]
-
 ops = keras.ops
 
 AUTOENCODER_HIDDEN_DIMS = (128, 64)  # the lab's 784-128-64-32-64-128-784

@@ -13,8 +13,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["format_table", "report_results"]
-
 # Set by nbgrader while it autogrades or validates: a failed exercise must then raise.
 NBGRADER_EXECUTION_ENV = "NBGRADER_EXECUTION"
 RESULTS_MIME_TYPE = "application/vnd.labkit.results+json"

@@ -18,19 +18,6 @@ from labkit.data import LabData, one_hot
 from labkit.models import VAE, EncoderDecoderModel
 from labkit.reporting import _format_value
 
-__all__ = [
-    "PEAK_LEARNING_RATE",
-    "STEPS_PER_EXECUTION",
-    "WARMUP_EPOCHS",
-    "EpochLog",
-    "compile_for_data",
-    "compile_for_training",
-    "fit_on_data",
-    "image_batches",
-    "learning_rate_schedule",
-    "seconds_per_epoch",
-]
-
 PEAK_LEARNING_RATE = 1e-2
 WARMUP_EPOCHS = 0.25  # a quarter of the first epoch
 WARMUP_START_FRACTION = 0.1  # the warm-up starts at a tenth of the peak
@@ -156,28 +143,6 @@ def learning_rate_schedule(
     )
 
 
-def compile_for_training(
-    model: EncoderDecoderModel,
-    *,
-    num_epochs: int,
-    steps_per_epoch: int,
-    peak_learning_rate: float = PEAK_LEARNING_RATE,
-    loss="mse",
-    jit_compile: bool = True,
-) -> None:
-    """Compile ``model`` with Adam on :func:`learning_rate_schedule` and XLA (``jit_compile``).
-
-    A VAE trains on its own loss; an autoencoder on ``loss`` (MSE by default).
-    """
-    schedule = learning_rate_schedule(num_epochs, steps_per_epoch, peak_learning_rate)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=schedule),
-        loss=None if isinstance(model, VAE) else loss,
-        jit_compile=jit_compile,
-        steps_per_execution=STEPS_PER_EXECUTION,
-    )
-
-
 def compile_for_data(
     model: EncoderDecoderModel,
     data: LabData,
@@ -187,14 +152,16 @@ def compile_for_data(
     loss="mse",
     jit_compile: bool = True,
 ) -> None:
-    """:func:`compile_for_training` for ``settings.num_epochs`` epochs over ``data.x_train``."""
-    compile_for_training(
-        model,
-        num_epochs=settings.num_epochs,
-        steps_per_epoch=math.ceil(len(data.x_train) / settings.batch_size),
-        peak_learning_rate=peak_learning_rate,
-        loss=loss,
+    """Compile ``model`` with Adam on :func:`learning_rate_schedule` for ``settings.num_epochs``
+    epochs over ``data.x_train``, and XLA (``jit_compile``). A VAE trains on its own loss; an
+    autoencoder on ``loss`` (MSE by default)."""
+    steps_per_epoch = math.ceil(len(data.x_train) / settings.batch_size)
+    schedule = learning_rate_schedule(settings.num_epochs, steps_per_epoch, peak_learning_rate)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule),
+        loss=None if isinstance(model, VAE) else loss,
         jit_compile=jit_compile,
+        steps_per_execution=STEPS_PER_EXECUTION,
     )
 
 

@@ -17,8 +17,6 @@ from labkit.evaluation import decode, encode
 from labkit.models import latent_size
 from labkit.plots import digit_legend, draw_latent_scatter, fit_projection
 
-__all__ = ["InterpolationExplorer", "LatentExplorer"]
-
 DIGIT_DISPLAY_PIXELS = 168  # 28 x 6: large enough to see strokes, nearest-neighbour scaled
 SLIDER_LIMIT = 3.0  # latent units: +-3 standard deviations of the VAE's N(0, 1) prior
 PATH_STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the t values an interpolation snapshot shows

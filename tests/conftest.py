@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from tiny_lab import build_tiny_lab
 
-from labkit.data import MNIST_FILES
+from labkit.data import MNIST_FILES, LabData
 
 
 def write_idx_folder(folder: Path, arrays: dict[str, np.ndarray]) -> Path:
@@ -108,7 +108,9 @@ def conditional_vae(mnist_subset):
     cvae = labkit.models.build_conditional_vae(
         pixel_means=mnist_subset["x_train"].mean(axis=0), seed=0
     )
-    labkit.training.compile_for_training(cvae, num_epochs=2, steps_per_epoch=20)
+    # Quick mode's 2 epochs of 250 images: 20 steps each over the subset's 5,000.
+    settings = labkit.load_settings({"LABKIT_QUICK": "1"})
+    labkit.compile_for_data(cvae, LabData(**mnist_subset), settings)
     history = cvae.fit(
         labkit.image_batches(
             mnist_subset["x_train"], 250, shuffle_seed=0, labels=mnist_subset["y_train"]

@@ -7,6 +7,8 @@ import pytest
 
 import labkit
 from labkit.backend import keras
+from labkit.config import load_settings
+from labkit.data import LabData
 
 
 def _trainable_count(model) -> int:
@@ -126,7 +128,9 @@ def test_beta_weights_the_kl_term(mnist_subset):
 def _one_epoch(images: np.ndarray, seed: int) -> tuple[dict, list[np.ndarray]]:
     labkit.seed_everything(seed)
     vae = labkit.build_vae(pixel_means=images.mean(axis=0))
-    labkit.training.compile_for_training(vae, num_epochs=1, steps_per_epoch=16)  # with XLA
+    data = LabData(images, np.zeros(len(images)), images[:1], np.zeros(1), images[:1], np.zeros(1))
+    settings = load_settings({}, num_epochs=1, batch_size=128)
+    labkit.compile_for_data(vae, data, settings)  # with XLA: 16 steps of 128 images
     history = vae.fit(images, epochs=1, batch_size=128, verbose=0).history
     return history, [keras.ops.convert_to_numpy(weight) for weight in vae.weights]
 
@@ -135,11 +139,15 @@ def test_same_seed_same_loss_and_weights_after_an_epoch(mnist_subset):
     images = mnist_subset["x_train"][:2_000]
     first, first_weights = _one_epoch(images, seed=5)
     again, again_weights = _one_epoch(images, seed=5)
-    other, _ = _one_epoch(images, seed=6)
     assert first == again
     for mine, theirs in zip(first_weights, again_weights, strict=True):
         np.testing.assert_array_equal(mine, theirs)
-    assert first["loss"] != other["loss"]
+    # Another seed starts elsewhere (no need to train it: one more XLA compile, for nothing).
+    labkit.seed_everything(6)
+    other = labkit.build_vae(pixel_means=images.mean(axis=0))
+    labkit.seed_everything(5)
+    same = labkit.build_vae(pixel_means=images.mean(axis=0))
+    assert not np.array_equal(other.get_weights()[0], same.get_weights()[0])
 
 
 @pytest.mark.parametrize("build", [labkit.build_vae, labkit.build_autoencoder])

@@ -14,7 +14,6 @@ from labkit.data import LabData
 from labkit.training import (
     PEAK_LEARNING_RATE,
     compile_for_data,
-    compile_for_training,
     fit_on_data,
     learning_rate_schedule,
 )
@@ -26,6 +25,12 @@ def train(model, data, settings, *, loss="mse", log_name="", jit_compile=True):
     be most of the test's time."""
     compile_for_data(model, data, settings, loss=loss, jit_compile=jit_compile)
     return fit_on_data(model, data, settings, log_name=log_name)
+
+
+def _images(count: int) -> LabData:
+    """Data of ``count`` blank training images: compile_for_data counts its steps from them."""
+    blank = np.zeros((count, 784), dtype=np.float32)
+    return LabData(blank, np.zeros(count), blank[:1], np.zeros(1), blank[:1], np.zeros(1))
 
 
 def _rates(schedule, steps) -> np.ndarray:
@@ -68,7 +73,7 @@ def test_models_compile_with_xla_after_seeding(kind):
     # seed_everything must not switch on op determinism on a CPU: Keras would then turn XLA off.
     labkit.seed_everything(0)
     model = labkit.build_vae() if kind == "vae" else labkit.build_autoencoder()
-    compile_for_training(model, num_epochs=2, steps_per_epoch=10)
+    compile_for_data(model, _images(2_500), load_settings({}, num_epochs=2))  # 10 steps each
     assert model.jit_compile is True
     assert model.optimizer.learning_rate.numpy() == pytest.approx(PEAK_LEARNING_RATE / 10)
 
@@ -198,9 +203,10 @@ def test_image_batches_refuse_labels_that_do_not_fit(options, message):
 
 def test_the_recipe_can_leave_xla_out():
     vae = labkit.build_vae(latent_dim=2, hidden_dims=(8,))
-    labkit.training.compile_for_training(vae, num_epochs=1, steps_per_epoch=1, jit_compile=False)
+    settings = load_settings({}, num_epochs=1)
+    compile_for_data(vae, _images(250), settings, jit_compile=False)
     assert vae.jit_compile is False
-    labkit.training.compile_for_training(vae, num_epochs=1, steps_per_epoch=1)
+    compile_for_data(vae, _images(250), settings)
     assert vae.jit_compile is True
 
 
@@ -208,8 +214,8 @@ def test_seconds_per_epoch_times_every_model_and_scales_to_an_epoch(mnist_subset
     models = {}
     for name, hidden in [("small", (8,)), ("large", (64,))]:
         models[name] = labkit.build_vae(latent_dim=2, hidden_dims=hidden)
-        labkit.training.compile_for_training(
-            models[name], num_epochs=1, steps_per_epoch=2, jit_compile=False
+        compile_for_data(
+            models[name], _images(500), load_settings({}, num_epochs=1), jit_compile=False
         )  # XLA would add seconds of compiling to the test, not to what it checks
     calls = []
 
