@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import os
 import random
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
-from nbformat.v4 import new_code_cell
 
 import labkit
 from labkit.backend import keras, tf, usable_cpu_count
 from labkit_instructor.cli import main
-from labkit_instructor.runner import run_notebook
-
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def _draws() -> dict[str, np.ndarray]:
@@ -101,50 +95,6 @@ def test_labkit_check_without_sched_getaffinity(mnist_dir, monkeypatch, capsys):
     monkeypatch.setenv("LABKIT_QUICK", "1")
     assert main(["check"]) == 0
     assert f"CPU only ({os.cpu_count()} cores)" in capsys.readouterr().out
-
-
-def test_notebook_01_runs_without_sched_getaffinity(mnist_dir, tmp_path, monkeypatch):
-    # The kernel is a separate process: a sitecustomize module on its path removes the
-    # Linux-only calls before the notebook's first cell runs, as on macOS or Windows. Lab 01's
-    # cells up to its runtime summary run: the only use of the CPU count (usable_cpu_count) in
-    # the kit; the data and figures after them need neither call.
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(
-        "import os\n"
-        "for name in ('sched_getaffinity', 'process_cpu_count'):\n"
-        "    if hasattr(os, name):\n"
-        "        delattr(os, name)\n",
-        encoding="utf-8",
-    )
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
-    )
-    monkeypatch.setenv("LABKIT_DATA_DIR", str(mnist_dir))
-    monkeypatch.setenv("LABKIT_QUICK", "1")
-    notebook = nbformat.read(NOTEBOOK_DIR / "01_setup_and_data.ipynb", as_version=4)
-    summary = next(i for i, cell in enumerate(notebook.cells) if "runtime_summary()" in cell.source)
-    notebook.cells = notebook.cells[: summary + 1]
-    notebook.cells.append(
-        new_code_cell(
-            "import os\nprint('affinity' if hasattr(os, 'sched_getaffinity') else 'none')"
-        )
-    )
-    source = tmp_path / "01_setup_and_data.ipynb"
-    nbformat.write(notebook, source)
-
-    run = run_notebook(source, tmp_path / "executed" / source.name)
-
-    assert run.ok, run.error
-    executed = nbformat.read(tmp_path / "executed" / source.name, as_version=4)
-    printed = "".join(
-        output.get("text", "")
-        for cell in executed.cells
-        if cell.cell_type == "code"
-        for output in cell.outputs
-    )
-    assert f"CPU only ({os.cpu_count()} cores)" in printed
-    assert printed.rstrip().endswith("none")  # the kernel really ran without it
 
 
 def test_tensorflows_retracing_notice_is_dropped_and_other_warnings_are_not(caplog):

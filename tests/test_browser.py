@@ -155,7 +155,7 @@ def jupyterlab(tmp_path_factory, mnist_dir) -> Iterator[dict]:
     """A JupyterLab server on a copy of the notebooks; stopped whatever happens."""
     home = tmp_path_factory.mktemp("jupyterlab")
     root = home / "notebooks"
-    shutil.copytree(NOTEBOOK_DIR, root)
+    shutil.copytree(NOTEBOOK_DIR, root, ignore=shutil.ignore_patterns(".labkit_cache"))
     settings = home / "settings" / "@jupyterlab"
     # Render every cell at once (no windowing), so that every stored figure is in the page.
     _write_settings(
@@ -171,6 +171,9 @@ def jupyterlab(tmp_path_factory, mnist_dir) -> Iterator[dict]:
         **os.environ,
         "LABKIT_QUICK": "1",
         "LABKIT_DATA_DIR": str(mnist_dir),
+        # The model cache of nbval's runs of the same notebooks: a model that Lab 05 under nbval
+        # and Lab 05 in the browser both need is trained once a run, by whichever comes first.
+        "LABKIT_CACHE_DIR": str(NOTEBOOK_DIR / ".labkit_cache"),
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
