@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -122,10 +123,12 @@ def _save(path: Path, model, history: dict[str, list[float]], about: dict, label
     arrays = {f"{_WEIGHT_PREFIX}{i}": weight for i, weight in enumerate(model.get_weights())}
     arrays[_HISTORY_KEY] = np.array(json.dumps(history))
     arrays[_ABOUT_KEY] = np.array(json.dumps(about))
-    partial = path.with_name(f"{path.stem}.partial.npz")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(partial, **arrays)
+        # A file of its own: two notebooks may save the same model at once.
+        handle, partial = tempfile.mkstemp(suffix=".partial.npz", dir=path.parent)
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, **arrays)
         os.replace(partial, path)  # a reader never sees a half-written file
     except OSError as error:  # a read-only folder: the notebook goes on, without a cache
         warnings.warn(f"{label}: could not save the trained model to {path}: {error}", stacklevel=3)
